@@ -1,0 +1,295 @@
+"""The Function resource: its schema, its rules beyond the schema, and its compile step.
+
+The operator and `kubefn dev` both call `compile_function`; what it returns is
+exactly what the data plane reads from Redis (see kubefn.config).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kubefn import codebundle, limits
+from kubefn.schema import Problem, Schema, show, validate
+
+KIND = "Function"
+PYTHON_RUNTIMES = ("python3.11", "python3.12", "python3.13")
+RUNTIMES = (*PYTHON_RUNTIMES, "provided")
+
+_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,62}[a-z0-9])?$"
+
+SPEC_SCHEMA: Schema = {
+    "type": "object",
+    "required": ["runtime"],
+    "properties": {
+        "runtime": {"type": "string", "enum": list(RUNTIMES)},
+        "handler": {
+            "type": "string",
+            "maxLength": 128,
+            "pattern": r"^([A-Za-z0-9_\-]+/)*[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$",
+            "x-kubefn-pattern-hint": "must be module.function, e.g. app.handler",
+        },
+        "command": {
+            "type": "array",
+            "minItems": 1,
+            "items": {"type": "string", "minLength": 1},
+        },
+        "code": {
+            "type": "object",
+            "minProperties": 1,
+            "maxProperties": 1,
+            "x-kubefn-count-hint": "must set exactly one of inline, configMapRef, image, path",
+            "properties": {
+                "inline": {
+                    "type": "object",
+                    "minProperties": 1,
+                    "additionalProperties": {"type": "string"},
+                    "x-kubefn-key-pattern": r"^(?!/)(?!.*\.\.)[A-Za-z0-9_.\-/]+$",
+                    "x-kubefn-key-hint": "must be a relative file name without '..'",
+                },
+                "configMapRef": {
+                    "type": "object",
+                    "required": ["name"],
+                    "properties": {"name": {"type": "string", "minLength": 1}},
+                },
+                "image": {"type": "string", "minLength": 1},
+                "path": {"type": "string", "minLength": 1},
+            },
+        },
+        "memoryMB": {
+            "type": "integer",
+            "minimum": limits.MEMORY_MB_MIN,
+            "maximum": limits.MEMORY_MB_MAX,
+            "default": limits.MEMORY_MB_DEFAULT,
+        },
+        "timeoutSeconds": {
+            "type": "integer",
+            "minimum": limits.TIMEOUT_SECONDS_MIN,
+            "maximum": limits.TIMEOUT_SECONDS_MAX,
+            "default": limits.TIMEOUT_SECONDS_DEFAULT,
+        },
+        "environment": {
+            "type": "object",
+            "additionalProperties": {"type": "string"},
+            "x-kubefn-key-pattern": r"^[A-Za-z][A-Za-z0-9_]*$",
+            "x-kubefn-key-hint": "must be a letter followed by letters, digits or _",
+        },
+        "ephemeralStorageMB": {
+            "type": "integer",
+            "minimum": limits.EPHEMERAL_STORAGE_MB_MIN,
+            "maximum": limits.EPHEMERAL_STORAGE_MB_MAX,
+            "default": limits.EPHEMERAL_STORAGE_MB_DEFAULT,
+        },
+        "reservedConcurrency": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": limits.ACCOUNT_CONCURRENCY - limits.UNRESERVED_CONCURRENCY_MIN,
+            "nullable": True,
+        },
+        "provisionedConcurrency": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": limits.ACCOUNT_CONCURRENCY - limits.UNRESERVED_CONCURRENCY_MIN,
+            "default": 0,
+        },
+        "snapStart": {
+            "type": "object",
+            "properties": {
+                "applyOn": {"type": "string", "enum": ["PublishedVersions", "None"]},
+            },
+        },
+    },
+}
+
+STATUS_SCHEMA: Schema = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+
+_RESERVED_ENV = frozenset(
+    {
+        "_HANDLER",
+        "_X_AMZN_TRACE_ID",
+        "AWS_EXECUTION_ENV",
+        "AWS_LAMBDA_FUNCTION_NAME",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+        "AWS_LAMBDA_FUNCTION_VERSION",
+        "AWS_LAMBDA_INITIALIZATION_TYPE",
+        "AWS_LAMBDA_LOG_GROUP_NAME",
+        "AWS_LAMBDA_LOG_STREAM_NAME",
+        "AWS_LAMBDA_RUNTIME_API",
+        "LAMBDA_RUNTIME_DIR",
+        "LAMBDA_TASK_ROOT",
+    }
+)
+
+
+@dataclass(frozen=True)
+class CompiledFunction:
+    """A validated Function as the data plane runs it.
+
+    `spec` is JSON-ready and holds no code: the code travels as a content-addressed
+    bundle (`bundle`), so that a version is immutable and a change makes a new digest.
+    """
+
+    namespace: str
+    name: str
+    spec: dict[str, Any]
+    bundle: bytes | None = field(default=None, repr=False)
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    @property
+    def digest(self) -> str:
+        canonical = json.dumps(self.spec, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class InvalidFunction(ValueError):
+    """A Function manifest that breaks rules; `problems` lists every one."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("; ".join(str(p) for p in problems))
+        self.problems = problems
+
+
+def check_spec(spec: Any, *, path: str = "spec") -> list[Problem]:
+    """Every problem with a Function spec: the schema's and the rules it cannot express."""
+    problems = validate(spec, SPEC_SCHEMA, path=path)
+    if problems or not isinstance(spec, Mapping):
+        return problems
+    runtime = spec["runtime"]
+    code = spec.get("code") or {}
+    if runtime in PYTHON_RUNTIMES:
+        if "handler" not in spec:
+            problems.append(Problem(f"{path}.handler", f"is required for runtime {runtime}"))
+        if not code:
+            problems.append(Problem(f"{path}.code", f"is required for runtime {runtime}"))
+        if "command" in spec:
+            problems.append(
+                Problem(f"{path}.command", f"is only for runtime provided (got runtime {runtime})")
+            )
+    elif "command" not in spec and "image" not in code:
+        problems.append(
+            Problem(f"{path}.command", "is required for runtime provided unless code.image is set")
+        )
+    environment: Mapping[str, str] = spec.get("environment") or {}
+    size = sum(len(k.encode()) + len(v.encode()) for k, v in environment.items())
+    if size > limits.ENVIRONMENT_BYTES_MAX:
+        problems.append(
+            Problem(
+                f"{path}.environment",
+                f"total size must be at most {limits.ENVIRONMENT_BYTES_MAX} bytes (got {size} bytes)",
+            )
+        )
+    for key in sorted(set(environment) & _RESERVED_ENV):
+        problems.append(
+            Problem(f"{path}.environment.{key}", f"is reserved by the runtime (got {show(key)})")
+        )
+    reserved = spec.get("reservedConcurrency")
+    provisioned = spec.get("provisionedConcurrency", 0)
+    if reserved is not None and provisioned > reserved:
+        problems.append(
+            Problem(
+                f"{path}.provisionedConcurrency",
+                f"must be at most reservedConcurrency {reserved} (got {provisioned})",
+            )
+        )
+    return problems
+
+
+def check_name(name: Any, *, path: str = "metadata.name") -> list[Problem]:
+    """Function names are DNS labels: they name Kubernetes objects too."""
+    if not isinstance(name, str) or not name:
+        return [Problem(path, f"is required (got {show(name)})")]
+    return validate(
+        name,
+        {
+            "type": "string",
+            "maxLength": 63,
+            "pattern": _NAME_PATTERN,
+            "x-kubefn-pattern-hint": "must be lower-case letters, digits and '-' (a DNS label)",
+        },
+        path=path,
+    )
+
+
+def with_defaults(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """The spec with every schema default filled in."""
+    result = dict(spec)
+    for name, prop in SPEC_SCHEMA["properties"].items():
+        if "default" in prop and name not in result:
+            result[name] = prop["default"]
+    result.setdefault("environment", {})
+    result.setdefault("snapStart", {"applyOn": "None"})
+    result.setdefault("reservedConcurrency", None)
+    return result
+
+
+def compile_function(
+    manifest: Mapping[str, Any],
+    *,
+    base_dir: Path | None = None,
+    config_maps: Mapping[str, Mapping[str, str]] | None = None,
+) -> CompiledFunction:
+    """Validate a Function manifest and resolve its code into a bundle.
+
+    `base_dir` resolves `code.path` (one-machine use); `config_maps` holds the data
+    of ConfigMaps that `code.configMapRef` may name (the operator reads them).
+    Raises InvalidFunction listing every problem.
+    """
+    metadata = manifest.get("metadata") or {}
+    problems = check_name(metadata.get("name"))
+    spec = manifest.get("spec")
+    problems += check_spec(spec)
+    if problems:
+        raise InvalidFunction(problems)
+    assert isinstance(spec, Mapping)
+    compiled = with_defaults(spec)
+    code = compiled.pop("code", None) or {}
+    bundle: bytes | None = None
+    files: dict[str, bytes] | None = None
+    if "inline" in code:
+        files = {name: text.encode() for name, text in code["inline"].items()}
+    elif "path" in code:
+        files = _read_path(code["path"], base_dir=base_dir)
+    elif "configMapRef" in code:
+        ref = code["configMapRef"]["name"]
+        if config_maps is None or ref not in config_maps:
+            raise InvalidFunction(
+                [Problem("spec.code.configMapRef.name", f"no ConfigMap named {show(ref)}")]
+            )
+        files = {name: text.encode() for name, text in config_maps[ref].items()}
+    if files is not None:
+        try:
+            bundle, digest = codebundle.pack(files)
+        except codebundle.BundleTooLarge as exc:
+            raise InvalidFunction([Problem("spec.code", str(exc))]) from None
+        compiled["code"] = {"bundle": digest, "size": len(bundle)}
+    else:
+        compiled["code"] = {"image": code["image"]}
+    return CompiledFunction(
+        namespace=metadata.get("namespace") or "default",
+        name=metadata["name"],
+        spec=compiled,
+        bundle=bundle,
+    )
+
+
+def _read_path(relative: str, *, base_dir: Path | None) -> dict[str, bytes]:
+    if base_dir is None:
+        raise InvalidFunction(
+            [Problem("spec.code.path", f"is only for kubefn dev (got {show(relative)})")]
+        )
+    folder = (base_dir / relative).resolve()
+    if not folder.is_dir():
+        raise InvalidFunction(
+            [Problem("spec.code.path", f"must name a folder (no folder at {folder})")]
+        )
+    try:
+        return codebundle.read_folder(folder)
+    except codebundle.BundleTooLarge as exc:
+        raise InvalidFunction([Problem("spec.code.path", str(exc))]) from None

@@ -1,0 +1,136 @@
+"""Reading manifests from a folder as `kubectl apply -f DIR` would, and compiling them.
+
+A bad manifest is refused with its file, kind, name and every problem; the
+others still load, so one typo never takes the rest of a folder down.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kubefn import function
+from kubefn.resources import API_VERSION, KINDS
+from kubefn.schema import Problem, show
+
+MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A manifest that could not be loaded, with every reason."""
+
+    source: str
+    kind: str
+    name: str
+    problems: tuple[Problem, ...]
+
+    def __str__(self) -> str:
+        what = f'{self.kind} "{self.name}"' if self.name else self.kind or "document"
+        lines = [f"{self.source}: {what} refused:"]
+        lines += [f"  {p}" for p in self.problems]
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Loaded:
+    source: str
+    compiled: function.CompiledFunction
+
+
+@dataclass(frozen=True)
+class Folder:
+    loaded: tuple[Loaded, ...]
+    refused: tuple[Refused, ...]
+
+
+def manifest_files(folder: Path) -> list[Path]:
+    """Every manifest file below `folder`, in a stable order."""
+    return sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and p.suffix in MANIFEST_SUFFIXES and not _hidden(p, folder)
+    )
+
+
+def _hidden(path: Path, root: Path) -> bool:
+    return any(part.startswith(".") for part in path.relative_to(root).parts)
+
+
+def _documents(path: Path) -> Iterator[tuple[str, Any]]:
+    """(source label, document) for each YAML document in a file."""
+    text = path.read_text()
+    try:
+        docs = list(yaml.safe_load_all(text))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        problem = getattr(exc, "problem", None) or str(exc)
+        yield where, Problem("yaml", f"is not valid YAML: {problem}")
+        return
+    for index, doc in enumerate(docs):
+        if doc is None:
+            continue
+        yield (f"{path}" if len(docs) == 1 else f"{path}#{index + 1}"), doc
+
+
+def load_folder(folder: Path) -> Folder:
+    """Compile every kubefn manifest in `folder`; other Kubernetes kinds are skipped."""
+    loaded: list[Loaded] = []
+    refused: list[Refused] = []
+    for path in manifest_files(folder):
+        for source, doc in _documents(path):
+            if isinstance(doc, Problem):
+                refused.append(Refused(source, "", "", (doc,)))
+                continue
+            outcome = compile_document(doc, source=source, base_dir=path.parent)
+            if isinstance(outcome, Refused):
+                refused.append(outcome)
+            elif outcome is not None:
+                loaded.append(outcome)
+    seen: dict[str, str] = {}
+    unique: list[Loaded] = []
+    for item in loaded:
+        key = f"{function.KIND}/{item.compiled.key}"
+        if key in seen:
+            refused.append(
+                Refused(
+                    item.source,
+                    function.KIND,
+                    item.compiled.name,
+                    (Problem("metadata.name", f"is already defined in {seen[key]}"),),
+                )
+            )
+            continue
+        seen[key] = item.source
+        unique.append(item)
+    return Folder(loaded=tuple(unique), refused=tuple(refused))
+
+
+def compile_document(doc: Any, *, source: str, base_dir: Path) -> Loaded | Refused | None:
+    """One document: Loaded, Refused, or None when it is not a kubefn kind."""
+    if not isinstance(doc, dict):
+        return Refused(source, "", "", (Problem("document", f"must be a mapping (got {show(doc)})"),))
+    api_version, kind = doc.get("apiVersion"), doc.get("kind")
+    name = str((doc.get("metadata") or {}).get("name") or "")
+    if not isinstance(api_version, str) or not api_version.startswith("kubefn.io/"):
+        return None
+    if api_version != API_VERSION:
+        return Refused(
+            source, str(kind), name,
+            (Problem("apiVersion", f"must be {API_VERSION} (got {show(api_version)})"),),
+        )  # fmt: skip
+    if kind not in KINDS:
+        known = ", ".join(KINDS)
+        return Refused(
+            source, str(kind), name, (Problem("kind", f"must be one of {known} (got {show(kind)})"),)
+        )
+    try:
+        compiled = function.compile_function(doc, base_dir=base_dir)
+    except function.InvalidFunction as exc:
+        return Refused(source, str(kind), name, tuple(exc.problems))
+    return Loaded(source=source, compiled=compiled)
