@@ -1,0 +1,1 @@
+"""The `kubefn` command line: wires core, gateway and operator together."""

@@ -1,0 +1,156 @@
+"""`kubefn dev DIR` — the whole platform on one machine, reading the same manifests
+a user applies with kubectl.
+
+It plays the operator's part: compiles the folder with the shared compile step,
+publishes it to Redis (the embedded server unless REDIS_URL), runs the gateway,
+and republishes whenever a manifest or a code file changes. In-flight
+invocations finish on the version they started on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+from pathlib import Path
+
+import redis.asyncio as aioredis
+from aiohttp import web
+from kubefn_gateway.app import PLATFORM, create_app
+from kubefn_gateway.settings import GatewaySettings
+
+from kubefn import config, manifests, redisserver
+from kubefn.function import KIND
+
+
+def run(
+    *,
+    folder: Path,
+    host: str,
+    port: int,
+    state_dir: Path,
+    redis_url: str | None,
+    idle_seconds: float,
+    watch_interval: float,
+) -> int:
+    if not folder.is_dir():
+        print(f"kubefn dev: {folder} is not a folder", file=sys.stderr)
+        return 2
+    embedded: redisserver.EmbeddedRedis | None = None
+    if redis_url is None:
+        embedded = redisserver.EmbeddedRedis(data_dir=state_dir.resolve() / "redis")
+        embedded.start()
+        redis_url = embedded.url
+    try:
+        return asyncio.run(
+            _serve(
+                folder=folder.resolve(),
+                host=host,
+                port=port,
+                redis_url=redis_url,
+                settings=GatewaySettings(
+                    redis_url=redis_url,
+                    state_dir=state_dir.resolve(),
+                    idle_seconds=idle_seconds,
+                ),
+                watch_interval=watch_interval,
+            )
+        )
+    finally:
+        if embedded is not None:
+            embedded.stop()
+
+
+async def _serve(
+    *,
+    folder: Path,
+    host: str,
+    port: int,
+    redis_url: str,
+    settings: GatewaySettings,
+    watch_interval: float,
+) -> int:
+    try:
+        await redisserver.ping(redis_url)
+    except Exception as exc:
+        print(f"kubefn dev: Redis at {redis_url} does not answer: {exc}", file=sys.stderr)
+        return 2
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    client = aioredis.Redis.from_url(redis_url)
+    app = create_app(settings)
+    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    try:
+        signature = _signature(folder)
+        await sync(client, folder=folder, announce=False)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, host, port).start()
+        except OSError as exc:
+            print(f"kubefn dev: cannot listen on {host}:{port}: {exc.strerror}", file=sys.stderr)
+            return 2
+        await app[PLATFORM].catalog.loaded.wait()
+        bound = runner.addresses[0]
+        print(f"kubefn dev ready at http://{bound[0]}:{bound[1]} (Redis {redis_url})", flush=True)
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), watch_interval)
+            current = _signature(folder)
+            if current != signature and not stop.is_set():
+                signature = current
+                await sync(client, folder=folder, announce=True)
+        return 0
+    finally:
+        await runner.cleanup()
+        await client.aclose()
+
+
+async def sync(client: aioredis.Redis, *, folder: Path, announce: bool) -> None:
+    """Make Redis hold exactly the valid Functions of `folder` (like `kubectl apply --prune`)."""
+    loaded = manifests.load_folder(folder)
+    for refused in loaded.refused:
+        print(f"kubefn dev: {refused}", file=sys.stderr, flush=True)
+    keep: set[str] = set()
+    for item in loaded.loaded:
+        compiled = item.compiled
+        keep.add(compiled.key)
+        bundle = None
+        if compiled.bundle is not None:
+            bundle = (str(compiled.spec["code"]["bundle"]), compiled.bundle)
+        result = await config.publish(
+            client,
+            kind=KIND,
+            key=compiled.key,
+            digest=compiled.digest,
+            spec=compiled.spec,
+            bundle=bundle,
+        )
+        if result.changed or not announce:
+            verb = "updated" if announce else "loaded"
+            print(
+                f"kubefn dev: {verb} function {compiled.key} revision {result.revision}", flush=True
+            )
+    current = await config.snapshot(client, kinds=(KIND,))
+    for key in sorted(set(current.resources[KIND]) - keep):
+        refused_here = any(f"{r.name}" == key.split("/", 1)[1] for r in loaded.refused)
+        if refused_here:
+            continue  # a broken edit keeps the last good version serving
+        await config.remove(client, kind=KIND, key=key)
+        print(f"kubefn dev: removed function {key}", flush=True)
+
+
+def _signature(folder: Path) -> frozenset[tuple[str, int, int]]:
+    """What changes when any file below `folder` is written, added or removed."""
+    entries = set()
+    for path in folder.rglob("*"):
+        if "__pycache__" in path.parts or any(
+            p.startswith(".") for p in path.relative_to(folder).parts
+        ):
+            continue
+        with contextlib.suppress(OSError):
+            stat = path.stat()
+            entries.add((str(path), stat.st_mtime_ns, stat.st_size))
+    return frozenset(entries)

@@ -1,0 +1,112 @@
+"""The gateway application: routes, and the start-up/teardown of what they share.
+
+Everything stateful is set up in one cleanup context, in dependency order, and
+torn down in reverse: Redis client, provider, catalog following the config,
+the idle reaper, the HTTP session to the agents.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import aiohttp
+import redis.asyncio as aioredis
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from kubefn import config, limits
+from kubefn.function import KIND
+from kubefn_gateway.catalog import Catalog
+from kubefn_gateway.invoke_api import InvokeApi
+from kubefn_gateway.metrics import Metrics
+from kubefn_gateway.providers import Provider
+from kubefn_gateway.providers.local import LocalProvider
+from kubefn_gateway.settings import GatewaySettings
+
+log = logging.getLogger(__name__)
+
+KINDS = (KIND,)
+
+
+class Platform:
+    """What the routes share: one Redis client, the provider, the catalog, the metrics."""
+
+    def __init__(self, settings: GatewaySettings) -> None:
+        self.settings = settings
+        self.redis = aioredis.Redis.from_url(settings.redis_url)
+        self.provider: Provider = LocalProvider(settings=settings, redis=self.redis)
+        self.catalog = Catalog(settings=settings, provider=self.provider)
+        self.metrics = Metrics(pools=self.catalog.pools)
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        """HTTP to the agents: kept-alive connections, no decompression, no extra headers."""
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(
+                    limit=0, keepalive_timeout=self.settings.idle_seconds + 30
+                ),
+                auto_decompress=False,
+                skip_auto_headers=("User-Agent", "Content-Type"),
+            )
+        return self._session
+
+    async def run(self) -> AsyncIterator[None]:
+        tasks = [
+            asyncio.create_task(
+                config.follow(
+                    self.redis,
+                    kinds=KINDS,
+                    on_snapshot=self.catalog.apply,
+                    poll_seconds=self.settings.config_poll_seconds,
+                ),
+                name="config-follower",
+            ),
+            asyncio.create_task(self.catalog.run_reaper(), name="idle-reaper"),
+        ]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await self.catalog.close()
+            await self.provider.close()
+            if self._session is not None:
+                await self._session.close()
+            await self.redis.aclose()
+
+
+PLATFORM: web.AppKey[Platform] = web.AppKey("platform")
+
+
+def create_app(settings: GatewaySettings) -> web.Application:
+    # Room above the largest payload so the Invoke API answers 413 in AWS's shape itself.
+    app = web.Application(client_max_size=limits.SYNC_PAYLOAD_BYTES_MAX + (1 << 20))
+    platform = Platform(settings)
+    app[PLATFORM] = platform
+    app.cleanup_ctx.append(lambda _app: platform.run())
+    app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/metrics", _metrics)
+    app.router.add_routes(InvokeApi(platform=platform).routes())
+    return app
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    catalog = request.app[PLATFORM].catalog
+    if not catalog.loaded.is_set():
+        return web.json_response({"status": "starting"}, status=503)
+    return web.json_response(
+        {"status": "ok", "configVersion": catalog.config_version, "functions": catalog.keys()}
+    )
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    body = generate_latest(request.app[PLATFORM].metrics.registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -1,0 +1,98 @@
+"""The gateway's Prometheus metrics. Dashboards are built on these names: keep them stable.
+
+Each gateway owns its registry, so several gateways can live in one process (tests).
+Gauges that describe the pools are collected at scrape time from the pools themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import NamedTuple
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+_LATENCY_BUCKETS = (
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+    1, 2.5, 5, 10, 30, 60, 300, 900,
+)  # fmt: skip
+
+
+class PoolCounts(NamedTuple):
+    namespace: str
+    function: str
+    starting: int
+    idle: int
+    busy: int
+
+
+class Metrics:
+    def __init__(self, *, pools: Callable[[], Iterable[PoolCounts]]) -> None:
+        self.registry = CollectorRegistry()
+        labels = ("namespace", "function")
+        self.invocations = Counter(
+            "kubefn_invocations",
+            "Invocations by outcome (success, error, timeout, oom, crash, init_error, throttled).",
+            (*labels, "outcome"),
+            registry=self.registry,
+        )
+        self.duration = Histogram(
+            "kubefn_invocation_duration_seconds",
+            "Function run time of each invocation, as in Lambda's REPORT Duration.",
+            labels,
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.cold_starts = Counter(
+            "kubefn_cold_starts",
+            "Invocations that had to initialise a new execution environment.",
+            labels,
+            registry=self.registry,
+        )
+        self.init_duration = Histogram(
+            "kubefn_init_duration_seconds",
+            "Init duration (code outside the handler) of each cold start.",
+            labels,
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.billed_gb_seconds = Counter(
+            "kubefn_billed_gb_seconds",
+            "Lambda's pricing unit: duration rounded up to 1 ms times memory in GB.",
+            labels,
+            registry=self.registry,
+        )
+        self.registry.register(_PoolCollector(pools))
+
+
+class _PoolCollector(Collector):
+    def __init__(self, pools: Callable[[], Iterable[PoolCounts]]) -> None:
+        self._pools = pools
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        instances = GaugeMetricFamily(
+            "kubefn_instances",
+            "Instances by state (starting, idle, busy).",
+            labels=("namespace", "function", "state"),
+        )
+        concurrent = GaugeMetricFamily(
+            "kubefn_concurrent_executions",
+            "Invocations running right now.",
+            labels=("namespace", "function"),
+        )
+        totals: dict[tuple[str, str], list[int]] = {}
+        for counts in self._pools():
+            total = totals.setdefault((counts.namespace, counts.function), [0, 0, 0])
+            total[0] += counts.starting
+            total[1] += counts.idle
+            total[2] += counts.busy
+        for (namespace, function), (starting, idle, busy) in sorted(totals.items()):
+            for state, value in (("starting", starting), ("idle", idle), ("busy", busy)):
+                instances.add_metric((namespace, function, state), value)
+            concurrent.add_metric((namespace, function), busy)
+        yield instances
+        yield concurrent
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        return iter(())

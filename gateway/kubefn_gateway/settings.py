@@ -1,0 +1,31 @@
+"""The gateway's configuration, frozen before it serves (as aiohttp freezes its app)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from kubefn import limits
+
+
+@dataclass(frozen=True)
+class GatewaySettings:
+    redis_url: str
+    state_dir: Path
+    """Where the LocalProvider unpacks code bundles."""
+    namespace: str = "default"
+    """Namespace of function names given without one."""
+    region: str = "us-east-1"
+    account_id: str = "000000000000"
+    idle_seconds: float = 600.0
+    """An instance idle this long is stopped (scale to zero)."""
+    max_instances_per_function: int = 100
+    """Bound on one function's instances when it has no reserved concurrency."""
+    account_concurrency: int = limits.ACCOUNT_CONCURRENCY
+    config_poll_seconds: float = 2.0
+    start_timeout_seconds: float = 60.0
+    """How long a cold start (process start + init) may take before it fails."""
+
+    @property
+    def reap_interval(self) -> float:
+        return max(0.05, min(self.idle_seconds / 4, 5.0))
