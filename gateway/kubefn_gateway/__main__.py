@@ -1,0 +1,40 @@
+"""`python -m kubefn_gateway` — one gateway replica (the chart's gateway Deployment)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from pathlib import Path
+
+from aiohttp import web
+
+from kubefn_gateway.app import create_app
+from kubefn_gateway.settings import GatewaySettings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="kubefn-gateway", description=__doc__)
+    parser.add_argument("--host", default=os.environ.get("KUBEFN_HOST", "0.0.0.0"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("KUBEFN_PORT", "8080")))
+    parser.add_argument(
+        "--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    )
+    parser.add_argument(
+        "--state-dir", type=Path, default=Path(os.environ.get("KUBEFN_STATE_DIR", "/tmp/kubefn"))
+    )
+    parser.add_argument("--namespace", default=os.environ.get("KUBEFN_NAMESPACE", "default"))
+    parser.add_argument("--idle-seconds", type=float, default=600.0)
+    args = parser.parse_args()
+    logging.basicConfig(level=os.environ.get("KUBEFN_LOG_LEVEL", "INFO"))
+    settings = GatewaySettings(
+        redis_url=args.redis_url,
+        state_dir=args.state_dir,
+        namespace=args.namespace,
+        idle_seconds=args.idle_seconds,
+    )
+    web.run_app(create_app(settings), host=args.host, port=args.port, access_log=None)
+
+
+if __name__ == "__main__":
+    main()
