@@ -1,0 +1,201 @@
+"""`kubefn dev` as a user runs it: a real process, the examples, boto3 and the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from kubefn.redisserver import free_port
+from tests.conftest import REPO
+
+KUBEFN = [sys.executable, "-m", "kubefn_cli.main"]
+
+
+@dataclass
+class Dev:
+    process: subprocess.Popen[str]
+    url: str
+    folder: Path
+    lines: list[str]
+
+    def lambda_client(self) -> Any:
+        return boto3.client(
+            "lambda",
+            endpoint_url=self.url,
+            region_name="us-east-1",
+            aws_access_key_id="x",
+            aws_secret_access_key="x",
+            config=Config(retries={"max_attempts": 1, "mode": "standard"}, read_timeout=60),
+        )
+
+    def wait_for_line(self, text: str, *, timeout: float = 30) -> str:
+        """Read the platform's output until a line contains `text`."""
+        assert self.process.stdout is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            line = self.process.stdout.readline()
+            if not line:
+                raise AssertionError(f"kubefn dev exited; output:\n{''.join(self.lines)}")
+            self.lines.append(line)
+            if text in line:
+                return line
+        raise AssertionError(f"no line with {text!r}; output:\n{''.join(self.lines)}")
+
+
+def _descendants(pid: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            children.setdefault(ppid, []).append(int(entry))
+    found: set[int] = set()
+    stack = [pid]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            if child not in found:
+                found.add(child)
+                stack.append(child)
+    return found
+
+
+def _alive(pids: set[int]) -> set[int]:
+    alive = set()
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            alive.add(pid)
+    return alive
+
+
+def _wait_gone(pids: set[int], *, timeout: float = 15) -> set[int]:
+    deadline = time.monotonic() + timeout
+    while _alive(pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return _alive(pids)
+
+
+@pytest.fixture
+def dev(tmp_path: Path) -> Iterator[Dev]:
+    folder = tmp_path / "examples"
+    shutil.copytree(REPO / "examples", folder)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    process = subprocess.Popen(
+        [*KUBEFN, "dev", str(folder), "--port", str(port),
+         "--state-dir", str(tmp_path / "state"), "--watch-interval", "0.2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )  # fmt: skip
+    handle = Dev(process=process, url=f"http://127.0.0.1:{port}", folder=folder, lines=[])
+    try:
+        handle.wait_for_line("ready")
+        yield handle
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def test_examples_answer_through_boto3(dev: Dev) -> None:
+    client = dev.lambda_client()
+    hello = json.loads(
+        client.invoke(FunctionName="hello", Payload=b'{"name": "kubefn"}')["Payload"].read()
+    )
+    assert hello["message"] == "Hello, kubefn!"
+    raised = client.invoke(FunctionName="raises", Payload=b'{"order": 7}')
+    assert raised["FunctionError"] == "Unhandled"
+    assert json.loads(raised["Payload"].read())["errorType"] == "OrderRejected"
+    slow = json.loads(client.invoke(FunctionName="slow-init")["Payload"].read())
+    assert slow["initSeconds"] > 0
+
+
+def test_awslambdaric_serves_a_provided_function(dev: Dev) -> None:
+    client = dev.lambda_client()
+    response = client.invoke(FunctionName="provided", Payload=b'{"k": [1, 2]}')
+    body = json.loads(response["Payload"].read())
+    assert body == {"echo": {"k": [1, 2]}, "runtime": "awslambdaric", "python": body["python"]}
+
+
+def test_kubefn_invoke_prints_the_result(dev: Dev) -> None:
+    done = subprocess.run(
+        [*KUBEFN, "invoke", "hello", "--payload", '{"name": "cli"}', "--url", dev.url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["message"] == "Hello, cli!"
+
+
+def test_kubefn_invoke_exits_1_on_a_function_error(dev: Dev) -> None:
+    done = subprocess.run(
+        [*KUBEFN, "invoke", "raises", "--url", dev.url], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 1
+    assert "OrderRejected" in done.stdout
+
+
+def test_a_changed_code_file_becomes_a_new_revision(dev: Dev) -> None:
+    client = dev.lambda_client()
+    client.invoke(FunctionName="hello")
+    app = dev.folder / "hello" / "app.py"
+    app.write_text(app.read_text().replace('f"{os.environ', 'f"Hi! {os.environ'))
+    dev.wait_for_line("updated function default/hello revision 2")
+    body = json.loads(client.invoke(FunctionName="hello")["Payload"].read())
+    assert body["message"].startswith("Hi! Hello")
+
+
+def test_a_broken_manifest_is_refused_and_the_rest_keeps_serving(dev: Dev) -> None:
+    manifest = dev.folder / "hello" / "function.yaml"
+    manifest.write_text(manifest.read_text().replace("memoryMB: 128", "memoryMB: 64"))
+    line = dev.wait_for_line("refused")
+    assert "function.yaml" in line and 'Function "hello"' in line
+    detail = dev.wait_for_line("spec.memoryMB")
+    assert "128" in detail and "64" in detail
+    client = dev.lambda_client()
+    assert client.invoke(FunctionName="hello")["StatusCode"] == 200  # last good version
+    assert client.invoke(FunctionName="raises")["StatusCode"] == 200
+
+
+def test_sigterm_stops_every_child(dev: Dev) -> None:
+    dev.lambda_client().invoke(FunctionName="hello")  # so instances exist too
+    children = _descendants(dev.process.pid)
+    assert children  # redis-server, the runtime template, an agent, a function process
+    dev.process.send_signal(signal.SIGTERM)
+    assert dev.process.wait(timeout=20) == 0
+    assert _wait_gone(children) == set()
+
+
+def test_sigkill_leaves_no_orphans(dev: Dev) -> None:
+    dev.lambda_client().invoke(FunctionName="hello")
+    children = _descendants(dev.process.pid)
+    dev.process.kill()
+    dev.process.wait()
+    assert _wait_gone(children) == set()
