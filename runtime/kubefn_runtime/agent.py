@@ -1,0 +1,383 @@
+"""The runtime agent: one per instance, in front of one function process.
+
+It serves the invoke endpoint the gateway (and kubefn-rie) calls, the warm-up and
+health endpoints, and the Lambda Runtime API for provided runtimes; see
+docs/internals.md. Invocations queue first come, first served and run one at a
+time. The agent enforces the function's limits from outside the function
+process: the deadline, the memory size (VmRSS polled from /proc) and the payload
+size. A function process that times out, runs out of memory, crashes or fails
+its init is replaced, so the next invocation starts cold.
+
+    python -m kubefn_runtime.agent --config FILE_OR_JSON [--host H] [--port P]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import binascii
+import dataclasses
+import json
+import os
+import signal
+import socket
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, NamedTuple, TypeVar
+
+from kubefn_runtime import httpserver, logs, processes, protocol, runtimeapi
+from kubefn_runtime.config import InstanceConfig
+from kubefn_runtime.httpserver import Request, Response, json_response
+from kubefn_runtime.invocation import Channel, Invocation, Reply
+from kubefn_runtime.protocol import Outcome
+
+MEMORY_POLL_SECONDS = 0.005
+"""VmRSS is read this often while the function process runs code."""
+
+T = TypeVar("T")
+
+
+class _Instance(NamedTuple):
+    process: processes.FunctionProcess
+    channel: Channel
+    init_ms: float
+
+
+class _Failure(NamedTuple):
+    """The work ended without an answer from the function process."""
+
+    outcome: Outcome
+    error: dict[str, Any]
+    log_lines: tuple[str, ...]
+
+
+class _Result(NamedTuple):
+    outcome: Outcome
+    body: bytes
+    duration_ms: float
+    max_memory_mb: int
+    init_ms: float | None
+
+
+class Agent:
+    """Serves one instance; start() it on a listening socket, close() to stop."""
+
+    def __init__(self, config: InstanceConfig) -> None:
+        self.config = config
+        self.router = httpserver.Router()
+        self.router.add("POST", protocol.INVOKE_PATH, self._invoke)
+        self.router.add("POST", protocol.INIT_PATH, self._warm_up)
+        self.router.add("GET", protocol.HEALTH_PATH, self._health)
+        runtimeapi.add_routes(self.router, lambda: self._runtime_channel)
+        self._server = httpserver.Server(self.router, body_bytes_max=protocol.PAYLOAD_BYTES_MAX)
+        self._lock = asyncio.Lock()
+        self._instance: _Instance | None = None
+        self._runtime_channel: runtimeapi.RuntimeApiChannel | None = None
+        self._runtime_api = ""
+        self._state = "cold"
+        self._tail: logs.LogTail | None = None
+
+    async def start(self, *, sock: socket.socket) -> None:
+        host, port = sock.getsockname()[:2]
+        if host in ("0.0.0.0", "::"):
+            host = "127.0.0.1"
+        self._runtime_api = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        await self._server.start(sock=sock)
+
+    async def close(self) -> None:
+        self._state = "stopped"
+        await self._discard()
+        await self._server.close()
+
+    # -- endpoints --------------------------------------------------------------------
+
+    async def _invoke(self, request: Request) -> Response:
+        try:
+            invocation = self._invocation(request)
+        except ValueError:
+            message = "Client context must be a valid Base64-encoded JSON object."
+            return json_response(
+                400, protocol.error_object("InvalidRequestContentException", message)
+            )
+        tail = logs.LogTail()
+        async with self._lock:
+            self._tail = tail
+            try:
+                result = await self._attempt(invocation)
+            finally:
+                self._tail = None
+        headers = {
+            protocol.EXECUTED_VERSION: self.config.version,
+            protocol.RESULT_REQUEST_ID: invocation.request_id,
+            protocol.OUTCOME: result.outcome,
+            protocol.DURATION_MS: f"{result.duration_ms:.2f}",
+            protocol.BILLED_DURATION_MS: str(logs.billed_ms(result.duration_ms)),
+            protocol.MAX_MEMORY_MB: str(result.max_memory_mb),
+        }
+        if result.outcome != Outcome.SUCCESS:
+            headers[protocol.FUNCTION_ERROR] = "Unhandled"
+        if result.init_ms is not None:
+            headers[protocol.INIT_DURATION_MS] = f"{result.init_ms:.2f}"
+        if request.headers.get(protocol.LOG_TYPE) == "Tail":
+            headers[protocol.LOG_RESULT] = tail.base64()
+        return Response(200, result.body, headers)
+
+    async def _warm_up(self, request: Request) -> Response:
+        request_id = request.headers.get(protocol.REQUEST_ID) or str(uuid.uuid4())
+        async with self._lock:
+            instance = await self._live_instance()
+            if instance is None:
+                started = await self._initialize(request_id)
+                if isinstance(started, _Failure):
+                    for line in started.log_lines:
+                        self._say(line)
+                    headers = {
+                        protocol.OUTCOME: Outcome.INIT_ERROR,
+                        protocol.FUNCTION_ERROR: "Unhandled",
+                    }
+                    return json_response(200, started.error, headers)
+                instance = started
+        headers = {
+            protocol.OUTCOME: Outcome.SUCCESS,
+            protocol.INIT_DURATION_MS: f"{instance.init_ms:.2f}",
+        }
+        return json_response(200, {"initDurationMs": round(instance.init_ms, 2)}, headers)
+
+    async def _health(self, request: Request) -> Response:
+        return json_response(200, {"state": self._state})
+
+    # -- one invocation -----------------------------------------------------------------
+
+    async def _attempt(self, invocation: Invocation) -> _Result:
+        config = self.config
+        request_id = invocation.request_id
+        began = time.perf_counter()
+        init_ms: float | None = None
+        started: _Instance | _Failure | None = await self._live_instance()
+        if started is None:
+            started = await self._initialize(request_id)
+            init_ms = (time.perf_counter() - began) * 1000
+        self._say(logs.start_line(request_id, config.version))
+        if isinstance(started, _Failure):
+            failure, max_memory_mb = started, 0
+        else:
+            self._state = "busy"
+            began = time.perf_counter()
+            deadline_ms = int(time.time() * 1000 + config.timeout_seconds * 1000)
+            work = started.channel.invoke(dataclasses.replace(invocation, deadline_ms=deadline_ms))
+            done = await self._watch(started.process, work, config.timeout_seconds, request_id)
+            started.process.memory_kb()
+            max_memory_mb = started.process.max_memory_mb
+            if isinstance(done, _Failure):
+                failure = done
+                await self._discard()
+            else:
+                started.process.logs.drain()
+                self._state = "ready"
+                return self._finish(request_id, _reply_outcome(done), began, max_memory_mb, init_ms)
+        for line in failure.log_lines:
+            self._say(line)
+        body = json.dumps(failure.error).encode()
+        return self._finish(request_id, (failure.outcome, body), began, max_memory_mb, init_ms)
+
+    def _finish(
+        self,
+        request_id: str,
+        answer: tuple[Outcome, bytes],
+        began: float,
+        max_memory_mb: int,
+        init_ms: float | None,
+    ) -> _Result:
+        duration_ms = (time.perf_counter() - began) * 1000
+        self._say(logs.end_line(request_id))
+        self._say(
+            logs.report_line(
+                request_id,
+                duration_ms=duration_ms,
+                memory_mb=self.config.memory_mb,
+                max_memory_mb=max_memory_mb,
+                init_ms=init_ms,
+            )
+        )
+        return _Result(answer[0], answer[1], duration_ms, max_memory_mb, init_ms)
+
+    # -- the function process -----------------------------------------------------------
+
+    async def _live_instance(self) -> _Instance | None:
+        """The initialized instance, unless its process died while idle."""
+        if self._instance is not None and self._instance.process.exited.done():
+            await self._discard()
+        return self._instance
+
+    async def _initialize(self, request_id: str) -> _Instance | _Failure:
+        config = self.config
+        self._state = "initializing"
+        began = time.perf_counter()
+        channel: Channel
+        try:
+            if config.provided:
+                channel = self._runtime_channel = runtimeapi.RuntimeApiChannel()
+                process = processes.spawn_command(
+                    config, runtime_api=self._runtime_api, on_line=self._say
+                )
+            else:
+                process, channel = await processes.fork_python(config, on_line=self._say)
+        except OSError as exc:
+            self._runtime_channel = None
+            self._state = "cold"
+            command = (config.command or ("?",))[0]
+            error = protocol.invalid_entrypoint(
+                request_id, command, (exc.strerror or str(exc)).lower()
+            )
+            return _Failure(Outcome.INIT_ERROR, error, (error["errorMessage"], error["errorType"]))
+        self._instance = _Instance(process, channel, 0.0)
+        limit = max(protocol.INIT_TIMEOUT_SECONDS_MIN, config.timeout_seconds)
+        done = await self._watch(process, channel.initialized(), limit, request_id)
+        if isinstance(done, _Failure) or done is not None:
+            await self._discard()
+            return done if isinstance(done, _Failure) else _Failure(Outcome.INIT_ERROR, done, ())
+        self._instance = _Instance(process, channel, (time.perf_counter() - began) * 1000)
+        self._state = "ready"
+        return self._instance
+
+    async def _discard(self) -> None:
+        """Stop the function process (if any); the next invocation starts a new one."""
+        instance, self._instance = self._instance, None
+        self._runtime_channel = None
+        if self._state != "stopped":
+            self._state = "cold"
+        if instance is not None:
+            instance.channel.close()
+            await instance.process.stop()
+
+    async def _watch(
+        self,
+        process: processes.FunctionProcess,
+        work: Awaitable[T],
+        seconds: float,
+        request_id: str,
+    ) -> T | _Failure:
+        """Wait for `work` while enforcing the deadline and the memory size."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        task = asyncio.ensure_future(work)
+        police = asyncio.ensure_future(self._police_memory(process))
+        waiting: set[asyncio.Future[Any]] = {task, process.exited}
+        try:
+            while True:
+                done, _ = await asyncio.wait(
+                    waiting, timeout=max(0.0, deadline - loop.time()), return_when="FIRST_COMPLETED"
+                )
+                if task in done:
+                    if task.exception() is None:
+                        return task.result()
+                    waiting.discard(task)  # the channel broke: the process is on its way out
+                if process.exited in done:
+                    status = process.exited.result()
+                    oom = process.out_of_memory
+                    error = protocol.exited(request_id, status, out_of_memory=oom)
+                    outcome = Outcome.OOM if oom else Outcome.CRASH
+                    return _Failure(outcome, error, (error["errorMessage"], error["errorType"]))
+                if not done:
+                    process.kill()
+                    await asyncio.shield(process.exited)
+                    error = protocol.timed_out(request_id, seconds)
+                    return _Failure(
+                        Outcome.TIMEOUT, error, (logs.timeout_line(request_id, seconds),)
+                    )
+        finally:
+            police.cancel()
+            task.cancel()
+
+    async def _police_memory(self, process: processes.FunctionProcess) -> None:
+        limit_kb = self.config.memory_mb * 1024
+        while (rss_kb := process.memory_kb()) is not None:
+            if rss_kb > limit_kb:
+                process.kill(out_of_memory=True)
+                return
+            await asyncio.sleep(MEMORY_POLL_SECONDS)
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _say(self, line: str) -> None:
+        """One log line: to the current invocation's tail and, prefixed, to our stderr."""
+        if self._tail is not None:
+            self._tail.add(line)
+        sys.stderr.write(f"{self.config.log_prefix}{line}\n")
+
+    def _invocation(self, request: Request) -> Invocation:
+        headers = request.headers
+        client_context = headers.get(protocol.CLIENT_CONTEXT)
+        if client_context:
+            try:
+                client_context = base64.b64decode(client_context, validate=True).decode()
+            except (binascii.Error, UnicodeDecodeError) as exc:
+                raise ValueError("bad client context") from exc
+        return Invocation(
+            request_id=headers.get(protocol.REQUEST_ID) or str(uuid.uuid4()),
+            event=request.body or b"{}",
+            deadline_ms=0,
+            function_arn=self.config.function_arn,
+            trace_id=headers.get(protocol.TRACE_ID) or _trace_id(),
+            client_context=client_context,
+            cognito_identity=headers.get(protocol.COGNITO_IDENTITY),
+        )
+
+
+def _reply_outcome(reply: Reply) -> tuple[Outcome, bytes]:
+    if reply.error:
+        return Outcome.ERROR, reply.body
+    if len(reply.body) > protocol.PAYLOAD_BYTES_MAX:
+        return Outcome.ERROR, json.dumps(protocol.response_too_large()).encode()
+    return Outcome.SUCCESS, reply.body
+
+
+def _trace_id() -> str:
+    root = f"1-{int(time.time()):08x}-{os.urandom(12).hex()}"
+    return f"Root={root};Parent={os.urandom(8).hex()};Sampled=0"
+
+
+async def serve(
+    config: InstanceConfig,
+    *,
+    sock: socket.socket,
+    on_ready: Callable[[], None] | None = None,
+) -> None:
+    """Run an agent on `sock` until SIGINT or SIGTERM, then stop its function process."""
+    agent = Agent(config)
+    await agent.start(sock=sock)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stopping.set)
+    if on_ready is not None:
+        on_ready()
+    try:
+        await stopping.wait()
+    finally:
+        await agent.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m kubefn_runtime.agent", description=__doc__)
+    parser.add_argument("--config", required=True, help="instance config: a JSON file or JSON text")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8080)
+    args = parser.parse_args(argv)
+    text = args.config if args.config.lstrip().startswith("{") else Path(args.config).read_text()
+    config = InstanceConfig.from_dict(json.loads(text))
+    sock = httpserver.listen(args.host, args.port)
+    port = sock.getsockname()[1]
+
+    def ready() -> None:
+        print(f"kubefn agent ready on http://{args.host}:{port}", flush=True)
+
+    asyncio.run(serve(config, sock=sock, on_ready=ready))
+
+
+if __name__ == "__main__":
+    main()

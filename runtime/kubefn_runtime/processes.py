@@ -1,0 +1,149 @@
+"""Function processes: started (forked for python, spawned for provided), watched
+(exit through a pidfd, memory through /proc), and killed with their process group.
+
+Every function process leads its own process group, so a kill at the deadline
+also takes whatever it started, and dies with the agent (PR_SET_PDEATHSIG).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import signal
+import socket
+import subprocess
+from collections.abc import Callable
+
+from kubefn_runtime import python_runtime
+from kubefn_runtime.config import InstanceConfig
+from kubefn_runtime.frames import FrameChannel
+from kubefn_runtime.lifetime import preexec_die_with_parent
+from kubefn_runtime.logs import LogPipe
+from kubefn_runtime.protocol import describe_exit
+
+LineSink = Callable[[str], None]
+
+
+class FunctionProcess:
+    """A running function process, its log pipe, and what it used."""
+
+    def __init__(
+        self,
+        *,
+        pid: int,
+        poll: Callable[[], int | None],
+        log_fd: int,
+        on_line: LineSink,
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        self.pid = pid
+        self.exited: asyncio.Future[str] = loop.create_future()
+        """Resolves with the exit in Lambda's words ('exit status 1', 'signal: killed')."""
+        self.out_of_memory = False
+        self.logs = LogPipe(log_fd, on_line)
+        self._peak_kb = 0
+        self._poll = poll
+        self._pidfd = os.pidfd_open(pid)
+        loop.add_reader(self._pidfd, self._reap)
+
+    @property
+    def max_memory_mb(self) -> int:
+        return math.ceil(self._peak_kb / 1024)
+
+    def memory_kb(self) -> int | None:
+        """Resident memory now (None once the process is gone); also tracks the peak."""
+        try:
+            with open(f"/proc/{self.pid}/status", "rb") as status:
+                data = status.read()
+        except OSError:
+            return None
+        rss = _field_kb(data, b"VmRSS:")
+        if rss is None:
+            return None
+        self._peak_kb = max(self._peak_kb, rss, _field_kb(data, b"VmHWM:") or 0)
+        return rss
+
+    def kill(self, *, out_of_memory: bool = False) -> None:
+        self.out_of_memory = self.out_of_memory or out_of_memory
+        for kill in (os.killpg, os.kill):
+            try:
+                kill(self.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+    async def stop(self) -> None:
+        """Kill, wait for the exit, and take the last of its log."""
+        self.kill()
+        await asyncio.shield(self.exited)
+        self.logs.drain()
+        self.logs.close()
+
+    def _reap(self) -> None:
+        code = self._poll()
+        if code is None:
+            return
+        asyncio.get_running_loop().remove_reader(self._pidfd)
+        os.close(self._pidfd)
+        self.exited.set_result(describe_exit(code))
+
+
+async def fork_python(
+    config: InstanceConfig, *, on_line: LineSink
+) -> tuple[FunctionProcess, FrameChannel]:
+    """Fork kubefn's Python runtime from this (already warm) interpreter."""
+    ours, theirs = socket.socketpair()
+    log_read, log_write = os.pipe()
+    parent = os.getpid()
+    pid = os.fork()
+    if pid == 0:
+        python_runtime.run_child(config, sock=theirs, log_fd=log_write, parent=parent)
+    try:
+        os.setpgid(pid, pid)  # also done by the child; whichever runs first wins the race
+    except OSError:
+        pass
+    theirs.close()
+    os.close(log_write)
+    process = FunctionProcess(pid=pid, poll=lambda: _wait(pid), log_fd=log_read, on_line=on_line)
+    return process, await FrameChannel.open(ours)
+
+
+def spawn_command(
+    config: InstanceConfig, *, runtime_api: str, on_line: LineSink
+) -> FunctionProcess:
+    """Start a provided runtime's command; raises OSError when it cannot be executed."""
+    assert config.command is not None
+    log_read, log_write = os.pipe()
+    try:
+        popen = subprocess.Popen(
+            config.command,
+            cwd=config.code_dir,
+            env=config.process_environment(runtime_api=runtime_api),
+            stdin=subprocess.DEVNULL,
+            stdout=log_write,
+            stderr=log_write,
+            start_new_session=True,
+            preexec_fn=preexec_die_with_parent,
+        )
+    except OSError:
+        os.close(log_read)
+        raise
+    finally:
+        os.close(log_write)
+    return FunctionProcess(pid=popen.pid, poll=popen.poll, log_fd=log_read, on_line=on_line)
+
+
+def _wait(pid: int) -> int | None:
+    try:
+        done, status = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return -signal.SIGKILL
+    return os.waitstatus_to_exitcode(status) if done else None
+
+
+def _field_kb(data: bytes, name: bytes) -> int | None:
+    start = data.find(name)
+    if start < 0:
+        return None
+    end = data.find(b"\n", start)
+    return int(data[start + len(name) : end].split()[0])
