@@ -1,0 +1,63 @@
+"""Status conditions, as Kubernetes API conventions define them.
+
+Pure: the clock comes in as `now`, so a condition's `lastTransitionTime` moves
+only when its status really flips, and re-running a handler changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+READY = "Ready"
+
+# Reasons of the Ready condition (CamelCase, as Kubernetes reasons are).
+PUBLISHED = "Published"
+INVALID_SPEC = "InvalidSpec"
+PUBLISH_FAILED = "PublishFailed"
+
+Condition = Mapping[str, Any]
+
+
+def find(conditions: Sequence[Condition] | None, kind: str) -> Condition | None:
+    """The condition of type `kind`, if there is one."""
+    return next((c for c in conditions or () if c.get("type") == kind), None)
+
+
+def timestamp(now: datetime.datetime) -> str:
+    """RFC 3339 in UTC with seconds precision, as the API server writes times."""
+    return now.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def with_condition(
+    conditions: Sequence[Condition] | None,
+    *,
+    kind: str,
+    status: bool,
+    reason: str,
+    message: str,
+    now: datetime.datetime,
+) -> list[dict[str, Any]]:
+    """`conditions` with the one of type `kind` set; the others are kept as they are.
+
+    The transition time is kept when the status does not change (only the reason
+    or message did), so it tells how long the object has been in its state.
+    """
+    previous = find(conditions, kind)
+    value = "True" if status else "False"
+    since = (
+        previous["lastTransitionTime"]
+        if previous is not None and previous.get("status") == value
+        and "lastTransitionTime" in previous
+        else timestamp(now)
+    )  # fmt: skip
+    condition = {
+        "type": kind,
+        "status": value,
+        "reason": reason,
+        "message": message,
+        "lastTransitionTime": since,
+    }
+    others = [dict(c) for c in conditions or () if c.get("type") != kind]
+    return [*others, condition]

@@ -1,0 +1,267 @@
+"""The Kubernetes objects a Function owns: a Deployment of runtime agents and a
+headless Service in front of them.
+
+Pure builders: the same compiled function, revision and installation always give
+the same objects, so applying them again changes nothing.
+
+Replicas start at 0 and belong to the gateway's autoscaler from then on (it scales
+through the scale subresource), so `without_replicas` is what later updates apply.
+The headless Service gives the gateway one EndpointSlice per function, listing the
+instances that are ready.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kubefn.function import CompiledFunction
+
+FUNCTION_LABEL = "kubefn.io/function"
+REVISION_ANNOTATION = "kubefn.io/revision"
+NAME_PREFIX = "kubefn-fn-"
+
+AGENT_PORT = 8080
+AGENT_COMMAND = ("python", "-m", "kubefn_runtime.agent")
+LOADER_COMMAND = ("python", "-m", "kubefn_operator.loader")
+CODE_DIR = "/var/task"
+"""Where the code is unpacked: Lambda's LAMBDA_TASK_ROOT."""
+
+RUN_AS = 10001
+"""The unprivileged user the kubefn images create (see the Dockerfiles)."""
+
+MB_PER_VCPU = 1769
+"""Lambda gives a function one vCPU at 1769 MB, and CPU in proportion to memory."""
+
+TERMINATION_GRACE_SECONDS = 10
+"""Beyond the function's timeout, so an invocation in flight may finish on scale-in."""
+
+_DNS_LABEL_MAX = 63
+_HASH_CHARS = 8
+
+
+@dataclass(frozen=True, kw_only=True)
+class Installation:
+    """What every function pod of one kubefn installation shares."""
+
+    redis_url: str
+    runtime_image: str
+    loader_image: str
+    """An image with kubefn installed; its init container copies the code from Redis."""
+    pull_policy: str = "IfNotPresent"
+    region: str = "us-east-1"
+    account_id: str = "000000000000"
+
+
+def workload_name(function: str) -> str:
+    """The name of a function's Deployment and Service.
+
+    A Service name is a DNS label (at most 63 characters), so a long function name
+    is cut and given a hash of the whole name to stay unique.
+    """
+    name = f"{NAME_PREFIX}{function}"
+    if len(name) <= _DNS_LABEL_MAX:
+        return name
+    digest = hashlib.sha256(function.encode()).hexdigest()[:_HASH_CHARS]
+    head = name[: _DNS_LABEL_MAX - _HASH_CHARS - 1].rstrip("-")
+    return f"{head}-{digest}"
+
+
+def labels(function: str) -> dict[str, str]:
+    return {
+        FUNCTION_LABEL: function,
+        "app.kubernetes.io/managed-by": "kubefn",
+        "app.kubernetes.io/component": "function",
+    }
+
+
+def owner_reference(owner: Mapping[str, Any]) -> dict[str, Any]:
+    """Makes the owner's deletion delete the object (Kubernetes garbage collection)."""
+    return {
+        "apiVersion": owner["apiVersion"],
+        "kind": owner["kind"],
+        "name": owner["metadata"]["name"],
+        "uid": owner["metadata"]["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def instance_config(
+    compiled: CompiledFunction, *, revision: int, installation: Installation
+) -> dict[str, Any]:
+    """The runtime agent's configuration (docs/internals.md), less the per-pod instanceId."""
+    spec = compiled.spec
+    return {
+        "function": compiled.name,
+        "namespace": compiled.namespace,
+        "version": "$LATEST",
+        "revision": revision,
+        "runtime": spec["runtime"],
+        "handler": spec.get("handler"),
+        "command": spec.get("command"),
+        "codeDir": CODE_DIR,
+        "memoryMB": spec["memoryMB"],
+        "timeoutSeconds": spec["timeoutSeconds"],
+        "environment": spec["environment"],
+        "region": installation.region,
+        "accountId": installation.account_id,
+        "logPrefix": f"[{compiled.name}] ",
+    }
+
+
+def _security_context() -> dict[str, Any]:
+    return {
+        "runAsNonRoot": True,
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+    }
+
+
+def _mebibytes(megabytes: int) -> str:
+    return f"{megabytes}Mi"
+
+
+def _loader(digest: str, *, installation: Installation) -> dict[str, Any]:
+    return {
+        "name": "code",
+        "image": installation.loader_image,
+        "imagePullPolicy": installation.pull_policy,
+        "command": [*LOADER_COMMAND, "--digest", digest, "--into", CODE_DIR],
+        "env": [{"name": "REDIS_URL", "value": installation.redis_url}],
+        "resources": {
+            "requests": {"cpu": "50m", "memory": "64Mi"},
+            "limits": {"memory": "256Mi"},
+        },
+        "securityContext": _security_context(),
+        "volumeMounts": [{"name": "code", "mountPath": CODE_DIR}],
+    }
+
+
+def _agent(
+    compiled: CompiledFunction, *, revision: int, installation: Installation
+) -> dict[str, Any]:
+    spec = compiled.spec
+    config = instance_config(compiled, revision=revision, installation=installation)
+    memory = _mebibytes(spec["memoryMB"])
+    cpu = f"{math.ceil(spec['memoryMB'] * 1000 / MB_PER_VCPU)}m"
+    image = spec["code"].get("image")
+    container: dict[str, Any] = {
+        "name": "function",
+        "image": image or installation.runtime_image,
+        "imagePullPolicy": installation.pull_policy,
+        "env": [
+            {"name": "KUBEFN_INSTANCE_CONFIG", "value": json.dumps(config, sort_keys=True)},
+            {
+                "name": "KUBEFN_INSTANCE_ID",
+                "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}},
+            },
+            {"name": "KUBEFN_AGENT_LISTEN", "value": f"0.0.0.0:{AGENT_PORT}"},
+        ],
+        "ports": [{"name": "http", "containerPort": AGENT_PORT, "protocol": "TCP"}],
+        "readinessProbe": {
+            "httpGet": {"path": "/kubefn/healthz", "port": "http"},
+            "periodSeconds": 1,  # a cold start waits for readiness
+        },
+        "resources": {
+            "requests": {"cpu": cpu, "memory": memory},
+            "limits": {
+                "memory": memory,
+                "ephemeral-storage": _mebibytes(spec["ephemeralStorageMB"]),
+            },
+        },
+        "securityContext": _security_context(),
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+    }
+    if image is None:  # a code bundle, run by the runtime image's agent
+        container["command"] = list(AGENT_COMMAND)
+        container["volumeMounts"].append({"name": "code", "mountPath": CODE_DIR, "readOnly": True})
+    return container
+
+
+def deployment(
+    compiled: CompiledFunction,
+    *,
+    revision: int,
+    owner: Mapping[str, Any],
+    installation: Installation,
+) -> dict[str, Any]:
+    """The function's instances. A new revision changes the pod template: a rollout."""
+    spec = compiled.spec
+    digest = spec["code"].get("bundle")
+    volumes: list[dict[str, Any]] = [
+        {"name": "tmp", "emptyDir": {"sizeLimit": _mebibytes(spec["ephemeralStorageMB"])}}
+    ]
+    if digest is not None:
+        volumes.append({"name": "code", "emptyDir": {}})
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": _metadata(compiled, owner=owner),
+        "spec": {
+            "replicas": 0,
+            "revisionHistoryLimit": 2,
+            "selector": {"matchLabels": {FUNCTION_LABEL: compiled.name}},
+            "template": {
+                "metadata": {
+                    "labels": labels(compiled.name),
+                    "annotations": {REVISION_ANNOTATION: str(revision)},
+                },
+                "spec": {
+                    "automountServiceAccountToken": False,  # function code gets no API access
+                    "enableServiceLinks": False,  # nor other services' variables in its env
+                    "terminationGracePeriodSeconds": (
+                        spec["timeoutSeconds"] + TERMINATION_GRACE_SECONDS
+                    ),
+                    "securityContext": {
+                        "runAsNonRoot": True,
+                        "runAsUser": RUN_AS,
+                        "runAsGroup": RUN_AS,
+                        "fsGroup": RUN_AS,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
+                    "initContainers": (
+                        [_loader(digest, installation=installation)] if digest is not None else []
+                    ),
+                    "containers": [_agent(compiled, revision=revision, installation=installation)],
+                    "volumes": volumes,
+                },
+            },
+        },
+    }
+
+
+def without_replicas(deployment: Mapping[str, Any]) -> dict[str, Any]:
+    """The Deployment as a patch that leaves the autoscaler's replica count alone."""
+    spec = {key: value for key, value in deployment["spec"].items() if key != "replicas"}
+    return {**deployment, "spec": spec}
+
+
+def service(compiled: CompiledFunction, *, owner: Mapping[str, Any]) -> dict[str, Any]:
+    """Headless: the gateway picks an instance itself, so no virtual IP stands between."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _metadata(compiled, owner=owner),
+        "spec": {
+            "clusterIP": "None",
+            "selector": {FUNCTION_LABEL: compiled.name},
+            "ports": [
+                {"name": "http", "port": AGENT_PORT, "targetPort": "http", "protocol": "TCP"}
+            ],
+        },
+    }
+
+
+def _metadata(compiled: CompiledFunction, *, owner: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "name": workload_name(compiled.name),
+        "namespace": compiled.namespace,
+        "labels": labels(compiled.name),
+        "ownerReferences": [owner_reference(owner)],
+    }

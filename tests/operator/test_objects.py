@@ -1,0 +1,190 @@
+"""The Deployment and Service a Function owns: pure builders, checked by example."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+from kubefn_operator import objects
+
+from kubefn.function import CompiledFunction, compile_function
+
+INSTALLATION = objects.Installation(
+    redis_url="redis://redis:6379/0",
+    runtime_image="kubefn-runtime:1",
+    loader_image="kubefn-operator:1",
+    region="eu-west-1",
+    account_id="123456789012",
+)
+OWNER = {
+    "apiVersion": "kubefn.io/v1alpha1",
+    "kind": "Function",
+    "metadata": {"name": "hello", "namespace": "team", "uid": "u-1"},
+}
+SPEC = {
+    "runtime": "python3.11",
+    "handler": "app.handler",
+    "timeoutSeconds": 30,
+    "environment": {"GREETING": "hi"},
+    "code": {"inline": {"app.py": "def handler(e, c): return 1\n"}},
+}
+
+
+def compiled(**spec: Any) -> CompiledFunction:
+    return compile_function({"metadata": OWNER["metadata"], "spec": {**SPEC, **spec}})
+
+
+def deployment(function: CompiledFunction, revision: int = 3) -> dict[str, Any]:
+    return objects.deployment(function, revision=revision, owner=OWNER, installation=INSTALLATION)
+
+
+def pod(deployment: dict[str, Any]) -> dict[str, Any]:
+    spec: dict[str, Any] = deployment["spec"]["template"]["spec"]
+    return spec
+
+
+def env(container: dict[str, Any]) -> dict[str, Any]:
+    return {item["name"]: item.get("value", item.get("valueFrom")) for item in container["env"]}
+
+
+@pytest.mark.parametrize(
+    ("function", "expected"),
+    [
+        pytest.param("hello", "kubefn-fn-hello", id="short"),
+        pytest.param("a" * 53, "kubefn-fn-" + "a" * 53, id="fits-exactly"),
+        pytest.param("a" * 54, "kubefn-fn-" + "a" * 44 + "-a3f01b69", id="cut-and-hashed"),
+    ],
+)
+def test_workload_names_are_dns_labels(function: str, expected: str) -> None:
+    assert objects.workload_name(function) == expected
+    assert len(objects.workload_name(function)) <= 63
+
+
+def test_long_names_stay_distinct() -> None:
+    assert objects.workload_name("a" * 60 + "x") != objects.workload_name("a" * 60 + "y")
+
+
+@pytest.mark.parametrize(
+    ("memory_mb", "cpu"),
+    [
+        pytest.param(128, "73m", id="smallest"),
+        pytest.param(1769, "1000m", id="one-vcpu"),
+        pytest.param(10240, "5789m", id="largest"),
+    ],
+)
+def test_cpu_grows_with_memory_as_on_lambda(memory_mb: int, cpu: str) -> None:
+    agent = pod(deployment(compiled(memoryMB=memory_mb)))["containers"][0]
+    assert agent["resources"]["requests"] == {"cpu": cpu, "memory": f"{memory_mb}Mi"}
+
+
+def test_limits_are_the_function_memory_and_storage() -> None:
+    agent = pod(deployment(compiled(memoryMB=512, ephemeralStorageMB=2048)))["containers"][0]
+    assert agent["resources"]["limits"] == {"memory": "512Mi", "ephemeral-storage": "2048Mi"}
+
+
+def test_tmp_is_as_large_as_the_ephemeral_storage() -> None:
+    volumes = {v["name"]: v for v in pod(deployment(compiled(ephemeralStorageMB=2048)))["volumes"]}
+    assert volumes["tmp"]["emptyDir"] == {"sizeLimit": "2048Mi"}
+
+
+def test_a_code_bundle_is_loaded_by_an_init_container() -> None:
+    function = compiled()
+    spec = pod(deployment(function))
+    [loader] = spec["initContainers"]
+    digest = function.spec["code"]["bundle"]
+    assert loader["command"][-4:] == ["--digest", digest, "--into", objects.CODE_DIR]
+    assert env(loader) == {"REDIS_URL": INSTALLATION.redis_url}
+    agent = spec["containers"][0]
+    assert (agent["image"], agent["command"]) == ("kubefn-runtime:1", list(objects.AGENT_COMMAND))
+    mounts = {m["name"]: m for m in agent["volumeMounts"]}
+    assert mounts["code"] == {"name": "code", "mountPath": objects.CODE_DIR, "readOnly": True}
+
+
+def test_an_image_runs_as_it_is() -> None:
+    spec = pod(deployment(compiled(code={"image": "example.com/fn:2"})))
+    agent = spec["containers"][0]
+    assert (spec["initContainers"], agent["image"]) == ([], "example.com/fn:2")
+    assert "command" not in agent
+    assert [v["name"] for v in spec["volumes"]] == ["tmp"]
+
+
+def test_the_agent_gets_its_instance_config() -> None:
+    function = compiled()
+    config = json.loads(
+        env(pod(deployment(function, revision=7))["containers"][0])["KUBEFN_INSTANCE_CONFIG"]
+    )
+    assert config == {
+        "function": "hello",
+        "namespace": "team",
+        "version": "$LATEST",
+        "revision": 7,
+        "runtime": "python3.11",
+        "handler": "app.handler",
+        "command": None,
+        "codeDir": objects.CODE_DIR,
+        "memoryMB": 128,
+        "timeoutSeconds": 30,
+        "environment": {"GREETING": "hi"},
+        "region": "eu-west-1",
+        "accountId": "123456789012",
+        "logPrefix": "[hello] ",
+    }
+
+
+def test_every_container_runs_unprivileged() -> None:
+    spec = pod(deployment(compiled()))
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    assert spec["automountServiceAccountToken"] is False
+    for container in [*spec["initContainers"], *spec["containers"]]:
+        context = container["securityContext"]
+        assert (context["readOnlyRootFilesystem"], context["allowPrivilegeEscalation"]) == (
+            True,
+            False,
+        )
+        assert context["capabilities"] == {"drop": ["ALL"]}
+
+
+def test_an_invocation_in_flight_may_finish_on_scale_in() -> None:
+    assert pod(deployment(compiled(timeoutSeconds=900)))["terminationGracePeriodSeconds"] == 910
+
+
+def test_a_new_revision_changes_the_pod_template() -> None:
+    function = compiled()
+    assert (
+        deployment(function, 1)["spec"]["template"] != deployment(function, 2)["spec"]["template"]
+    )
+
+
+def test_the_deployment_starts_at_zero_and_leaves_scale_to_the_autoscaler() -> None:
+    body = deployment(compiled())
+    original = copy.deepcopy(body)
+    patch = objects.without_replicas(body)
+    assert body["spec"]["replicas"] == 0
+    assert "replicas" not in patch["spec"]
+    assert patch["spec"]["template"] == body["spec"]["template"]
+    assert body == original
+
+
+def test_owned_objects_point_at_their_function() -> None:
+    function = compiled()
+    for owned in (deployment(function), objects.service(function, owner=OWNER)):
+        assert owned["metadata"]["ownerReferences"] == [
+            {
+                "apiVersion": "kubefn.io/v1alpha1",
+                "kind": "Function",
+                "name": "hello",
+                "uid": "u-1",
+                "controller": True,
+                "blockOwnerDeletion": True,
+            }
+        ]
+        assert owned["metadata"]["labels"][objects.FUNCTION_LABEL] == "hello"
+
+
+def test_the_service_is_headless_over_the_function_pods() -> None:
+    service = objects.service(compiled(), owner=OWNER)
+    assert service["spec"]["clusterIP"] == "None"
+    assert service["spec"]["selector"] == {objects.FUNCTION_LABEL: "hello"}
+    assert deployment(compiled())["spec"]["selector"]["matchLabels"] == service["spec"]["selector"]
