@@ -8,6 +8,10 @@ Replicas start at 0 and belong to the gateway's autoscaler from then on (it scal
 through the scale subresource), so `without_replicas` is what later updates apply.
 The headless Service gives the gateway one EndpointSlice per function, listing the
 instances that are ready.
+
+Every instance runs the runtime agent. A code bundle is copied from Redis by an
+init container; a function packaged as an image brings its code in /var/task and
+is built FROM the runtime image, as Lambda's container images build FROM AWS's.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ NAME_PREFIX = "kubefn-fn-"
 
 AGENT_PORT = 8080
 AGENT_COMMAND = ("python", "-m", "kubefn_runtime.agent")
+POD_NAME_VARIABLE = "KUBEFN_POD_NAME"
+"""Set from the pod's name, which becomes the instance's id (and its log stream's)."""
 LOADER_COMMAND = ("python", "-m", "kubefn_operator.loader")
 CODE_DIR = "/var/task"
 """Where the code is unpacked: Lambda's LAMBDA_TASK_ROOT."""
@@ -94,7 +100,7 @@ def owner_reference(owner: Mapping[str, Any]) -> dict[str, Any]:
 def instance_config(
     compiled: CompiledFunction, *, revision: int, installation: Installation
 ) -> dict[str, Any]:
-    """The runtime agent's configuration (docs/internals.md), less the per-pod instanceId."""
+    """The runtime agent's configuration (docs/internals.md), but the pod's instanceId."""
     spec = compiled.spec
     return {
         "function": compiled.name,
@@ -150,18 +156,17 @@ def _agent(
     config = instance_config(compiled, revision=revision, installation=installation)
     memory = _mebibytes(spec["memoryMB"])
     cpu = f"{math.ceil(spec['memoryMB'] * 1000 / MB_PER_VCPU)}m"
-    image = spec["code"].get("image")
-    container: dict[str, Any] = {
+    listen = ["--host", "0.0.0.0", "--port", str(AGENT_PORT)]
+    mounts = [{"name": "tmp", "mountPath": "/tmp"}]
+    if "bundle" in spec["code"]:
+        mounts.append({"name": "code", "mountPath": CODE_DIR, "readOnly": True})
+    return {
         "name": "function",
-        "image": image or installation.runtime_image,
+        "image": spec["code"].get("image", installation.runtime_image),
         "imagePullPolicy": installation.pull_policy,
+        "command": [*AGENT_COMMAND, "--config", _config_argument(config), *listen],
         "env": [
-            {"name": "KUBEFN_INSTANCE_CONFIG", "value": json.dumps(config, sort_keys=True)},
-            {
-                "name": "KUBEFN_INSTANCE_ID",
-                "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}},
-            },
-            {"name": "KUBEFN_AGENT_LISTEN", "value": f"0.0.0.0:{AGENT_PORT}"},
+            {"name": POD_NAME_VARIABLE, "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}
         ],
         "ports": [{"name": "http", "containerPort": AGENT_PORT, "protocol": "TCP"}],
         "readinessProbe": {
@@ -176,12 +181,19 @@ def _agent(
             },
         },
         "securityContext": _security_context(),
-        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+        "volumeMounts": mounts,
     }
-    if image is None:  # a code bundle, run by the runtime image's agent
-        container["command"] = list(AGENT_COMMAND)
-        container["volumeMounts"].append({"name": "code", "mountPath": CODE_DIR, "readOnly": True})
-    return container
+
+
+def _config_argument(config: Mapping[str, Any]) -> str:
+    """The instance config as the agent's --config, its instanceId the pod's name.
+
+    Kubernetes expands `$(VAR)` in a command and turns `$$` into `$`, so every `$`
+    of the config is doubled, except in the one reference to the pod's name.
+    """
+    reference = f"$({POD_NAME_VARIABLE})"
+    text = json.dumps({**config, "instanceId": reference}, sort_keys=True).replace("$", "$$")
+    return text.replace(f'"instanceId": "${reference}"', f'"instanceId": "{reference}"')
 
 
 def deployment(

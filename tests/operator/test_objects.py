@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from typing import Any
 
 import pytest
 from kubefn_operator import objects
+from kubefn_runtime.config import InstanceConfig
 
 from kubefn.function import CompiledFunction, compile_function
 
@@ -47,6 +49,24 @@ def pod(deployment: dict[str, Any]) -> dict[str, Any]:
 
 def env(container: dict[str, Any]) -> dict[str, Any]:
     return {item["name"]: item.get("value", item.get("valueFrom")) for item in container["env"]}
+
+
+def expand(text: str, variables: dict[str, str]) -> str:
+    """What the kubelet does to a command: `$(VAR)` is the variable, `$$` is `$`."""
+
+    def one(match: re.Match[str]) -> str:
+        name = match.group(1)
+        return "$" if name is None else variables.get(name, match.group(0))
+
+    return re.sub(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)", one, text)
+
+
+def agent_config(deployment: dict[str, Any], *, pod_name: str = "pod-1") -> dict[str, Any]:
+    """The instance config the agent receives in a pod named `pod_name`."""
+    command = pod(deployment)["containers"][0]["command"]
+    argument = command[command.index("--config") + 1]
+    config: dict[str, Any] = json.loads(expand(argument, {objects.POD_NAME_VARIABLE: pod_name}))
+    return config
 
 
 @pytest.mark.parametrize(
@@ -97,25 +117,23 @@ def test_a_code_bundle_is_loaded_by_an_init_container() -> None:
     assert loader["command"][-4:] == ["--digest", digest, "--into", objects.CODE_DIR]
     assert env(loader) == {"REDIS_URL": INSTALLATION.redis_url}
     agent = spec["containers"][0]
-    assert (agent["image"], agent["command"]) == ("kubefn-runtime:1", list(objects.AGENT_COMMAND))
+    assert agent["image"] == "kubefn-runtime:1"
+    assert agent["command"][:3] == list(objects.AGENT_COMMAND)
     mounts = {m["name"]: m for m in agent["volumeMounts"]}
     assert mounts["code"] == {"name": "code", "mountPath": objects.CODE_DIR, "readOnly": True}
 
 
-def test_an_image_runs_as_it_is() -> None:
+def test_an_image_brings_its_own_code() -> None:
     spec = pod(deployment(compiled(code={"image": "example.com/fn:2"})))
     agent = spec["containers"][0]
     assert (spec["initContainers"], agent["image"]) == ([], "example.com/fn:2")
-    assert "command" not in agent
+    assert agent["command"][:3] == list(objects.AGENT_COMMAND)
     assert [v["name"] for v in spec["volumes"]] == ["tmp"]
+    assert [m["name"] for m in agent["volumeMounts"]] == ["tmp"]
 
 
 def test_the_agent_gets_its_instance_config() -> None:
-    function = compiled()
-    config = json.loads(
-        env(pod(deployment(function, revision=7))["containers"][0])["KUBEFN_INSTANCE_CONFIG"]
-    )
-    assert config == {
+    assert agent_config(deployment(compiled(), revision=7), pod_name="hello-7c9-x2") == {
         "function": "hello",
         "namespace": "team",
         "version": "$LATEST",
@@ -129,8 +147,23 @@ def test_the_agent_gets_its_instance_config() -> None:
         "environment": {"GREETING": "hi"},
         "region": "eu-west-1",
         "accountId": "123456789012",
+        "instanceId": "hello-7c9-x2",
         "logPrefix": "[hello] ",
     }
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param("$$5", id="double-dollar"),
+        pytest.param("$(HOME)", id="reference"),
+        pytest.param(f"$({objects.POD_NAME_VARIABLE})", id="the-pod-reference"),
+        pytest.param('"instanceId": "$(X)"', id="look-alike"),
+    ],
+)
+def test_variables_reach_the_function_as_written(value: str) -> None:
+    config = agent_config(deployment(compiled(environment={"V": value})))
+    assert (config["environment"], config["instanceId"]) == ({"V": value}, "pod-1")
 
 
 def test_every_container_runs_unprivileged() -> None:
@@ -188,3 +221,8 @@ def test_the_service_is_headless_over_the_function_pods() -> None:
     assert service["spec"]["clusterIP"] == "None"
     assert service["spec"]["selector"] == {objects.FUNCTION_LABEL: "hello"}
     assert deployment(compiled())["spec"]["selector"]["matchLabels"] == service["spec"]["selector"]
+
+
+def test_the_runtime_agent_accepts_the_config() -> None:
+    config = InstanceConfig.from_dict(agent_config(deployment(compiled(memoryMB=256))))
+    assert (config.function, config.code_dir, config.memory_mb) == ("hello", objects.CODE_DIR, 256)
