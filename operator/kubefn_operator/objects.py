@@ -157,7 +157,7 @@ def _agent(
     memory = _mebibytes(spec["memoryMB"])
     cpu = f"{math.ceil(spec['memoryMB'] * 1000 / MB_PER_VCPU)}m"
     listen = ["--host", "0.0.0.0", "--port", str(AGENT_PORT)]
-    mounts = [{"name": "tmp", "mountPath": "/tmp"}]
+    mounts: list[dict[str, Any]] = [{"name": "tmp", "mountPath": "/tmp"}]
     if "bundle" in spec["code"]:
         mounts.append({"name": "code", "mountPath": CODE_DIR, "readOnly": True})
     return {
