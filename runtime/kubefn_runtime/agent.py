@@ -35,9 +35,6 @@ from kubefn_runtime.httpserver import Request, Response, json_response
 from kubefn_runtime.invocation import Channel, Invocation, Reply
 from kubefn_runtime.protocol import Outcome
 
-MEMORY_POLL_SECONDS = 0.005
-"""VmRSS is read this often while the function process runs code."""
-
 T = TypeVar("T")
 
 
@@ -53,6 +50,15 @@ class _Failure(NamedTuple):
     outcome: Outcome
     error: dict[str, Any]
     log_lines: tuple[str, ...]
+    max_memory_mb: int = 0
+
+
+class _Answer(NamedTuple):
+    """The function process answered."""
+
+    outcome: Outcome
+    body: bytes
+    max_memory_mb: int
 
 
 class _Result(NamedTuple):
@@ -133,8 +139,7 @@ class Agent:
             if instance is None:
                 started = await self._initialize(request_id)
                 if isinstance(started, _Failure):
-                    for line in started.log_lines:
-                        self._say(line)
+                    self._say(*started.log_lines)
                     headers = {
                         protocol.OUTCOME: Outcome.INIT_ERROR,
                         protocol.FUNCTION_ERROR: "Unhandled",
@@ -163,47 +168,45 @@ class Agent:
             init_ms = (time.perf_counter() - began) * 1000
         self._say(logs.start_line(request_id, config.version))
         if isinstance(started, _Failure):
-            failure, max_memory_mb = started, 0
-        else:
-            self._state = "busy"
-            began = time.perf_counter()
-            deadline_ms = int(time.time() * 1000 + config.timeout_seconds * 1000)
-            work = started.channel.invoke(dataclasses.replace(invocation, deadline_ms=deadline_ms))
-            done = await self._watch(started.process, work, config.timeout_seconds, request_id)
-            started.process.memory_kb()
-            max_memory_mb = started.process.max_memory_mb
-            if isinstance(done, _Failure):
-                failure = done
-                await self._discard()
-            else:
-                started.process.logs.drain()
-                self._state = "ready"
-                return self._finish(request_id, _reply_outcome(done), began, max_memory_mb, init_ms)
-        for line in failure.log_lines:
-            self._say(line)
-        body = json.dumps(failure.error).encode()
-        return self._finish(request_id, (failure.outcome, body), began, max_memory_mb, init_ms)
+            return self._finish(request_id, started, began=began, init_ms=init_ms)
+        self._state = "busy"
+        began = time.perf_counter()
+        deadline_ms = int(time.time() * 1000 + config.timeout_seconds * 1000)
+        work = started.channel.invoke(dataclasses.replace(invocation, deadline_ms=deadline_ms))
+        done = await self._watch(started.process, work, config.timeout_seconds, request_id)
+        if isinstance(done, _Failure):
+            await self._discard()
+            return self._finish(request_id, done, began=began, init_ms=init_ms)
+        started.process.logs.drain()
+        started.process.memory_kb()
+        self._state = "ready"
+        answer = _Answer(*_reply_outcome(done), started.process.max_memory_mb)
+        return self._finish(request_id, answer, began=began, init_ms=init_ms)
 
     def _finish(
         self,
         request_id: str,
-        answer: tuple[Outcome, bytes],
+        answer: _Answer | _Failure,
+        *,
         began: float,
-        max_memory_mb: int,
         init_ms: float | None,
     ) -> _Result:
+        """Close the invocation's log (END, REPORT) and measure it."""
         duration_ms = (time.perf_counter() - began) * 1000
-        self._say(logs.end_line(request_id))
-        self._say(
-            logs.report_line(
-                request_id,
-                duration_ms=duration_ms,
-                memory_mb=self.config.memory_mb,
-                max_memory_mb=max_memory_mb,
-                init_ms=init_ms,
-            )
+        report = logs.report_line(
+            request_id,
+            duration_ms=duration_ms,
+            memory_mb=self.config.memory_mb,
+            max_memory_mb=answer.max_memory_mb,
+            init_ms=init_ms,
         )
-        return _Result(answer[0], answer[1], duration_ms, max_memory_mb, init_ms)
+        if isinstance(answer, _Failure):
+            self._say(*answer.log_lines, logs.end_line(request_id), report)
+            body = json.dumps(answer.error).encode()
+        else:
+            self._say(logs.end_line(request_id), report)
+            body = answer.body
+        return _Result(answer.outcome, body, duration_ms, answer.max_memory_mb, init_ms)
 
     # -- the function process -----------------------------------------------------------
 
@@ -239,7 +242,9 @@ class Agent:
         done = await self._watch(process, channel.initialized(), limit, request_id)
         if isinstance(done, _Failure) or done is not None:
             await self._discard()
-            return done if isinstance(done, _Failure) else _Failure(Outcome.INIT_ERROR, done, ())
+            if isinstance(done, _Failure):
+                return done
+            return _Failure(Outcome.INIT_ERROR, done, (), process.max_memory_mb)
         self._instance = _Instance(process, channel, (time.perf_counter() - began) * 1000)
         self._state = "ready"
         return self._instance
@@ -265,7 +270,7 @@ class Agent:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds
         task = asyncio.ensure_future(work)
-        police = asyncio.ensure_future(self._police_memory(process))
+        process.guard_memory(self.config.memory_mb * 1024)
         waiting: set[asyncio.Future[Any]] = {task, process.exited}
         try:
             while True:
@@ -281,33 +286,27 @@ class Agent:
                     oom = process.out_of_memory
                     error = protocol.exited(request_id, status, out_of_memory=oom)
                     outcome = Outcome.OOM if oom else Outcome.CRASH
-                    return _Failure(outcome, error, (error["errorMessage"], error["errorType"]))
+                    said = (error["errorMessage"], error["errorType"])
+                    return _Failure(outcome, error, said, process.max_memory_mb)
                 if not done:
                     process.kill()
                     await asyncio.shield(process.exited)
                     error = protocol.timed_out(request_id, seconds)
-                    return _Failure(
-                        Outcome.TIMEOUT, error, (logs.timeout_line(request_id, seconds),)
-                    )
+                    lines = (logs.timeout_line(request_id, seconds),)
+                    return _Failure(Outcome.TIMEOUT, error, lines, process.max_memory_mb)
         finally:
-            police.cancel()
+            process.unguard()
             task.cancel()
-
-    async def _police_memory(self, process: processes.FunctionProcess) -> None:
-        limit_kb = self.config.memory_mb * 1024
-        while (rss_kb := process.memory_kb()) is not None:
-            if rss_kb > limit_kb:
-                process.kill(out_of_memory=True)
-                return
-            await asyncio.sleep(MEMORY_POLL_SECONDS)
 
     # -- helpers --------------------------------------------------------------------------
 
-    def _say(self, line: str) -> None:
-        """One log line: to the current invocation's tail and, prefixed, to our stderr."""
+    def _say(self, *lines: str) -> None:
+        """Log lines: to the current invocation's tail and, prefixed, to our stderr."""
+        prefix = self.config.log_prefix
         if self._tail is not None:
-            self._tail.add(line)
-        sys.stderr.write(f"{self.config.log_prefix}{line}\n")
+            for line in lines:
+                self._tail.add(line)
+        sys.stderr.write("".join(f"{prefix}{line}\n" for line in lines))
 
     def _invocation(self, request: Request) -> Invocation:
         headers = request.headers

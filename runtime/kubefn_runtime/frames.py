@@ -21,6 +21,7 @@ from typing import Any
 from kubefn_runtime.invocation import Invocation, Reply
 
 _PREFIX = struct.Struct(">II")
+_JOIN_BYTES_MAX = 256 * 1024
 
 
 def encode(header: dict[str, Any], body: bytes = b"") -> list[bytes]:
@@ -29,9 +30,13 @@ def encode(header: dict[str, Any], body: bytes = b"") -> list[bytes]:
 
 
 def send(sock: socket.socket, header: dict[str, Any], body: bytes = b"") -> None:
-    """Blocking send, for the function process."""
-    for part in encode(header, body):
-        sock.sendall(part)
+    """Blocking send, for the function process; small frames in one system call."""
+    parts = encode(header, body)
+    if len(body) < _JOIN_BYTES_MAX:
+        sock.sendall(b"".join(parts))
+    else:
+        for part in parts:
+            sock.sendall(part)
 
 
 def receive(sock: socket.socket) -> tuple[dict[str, Any], bytes] | None:

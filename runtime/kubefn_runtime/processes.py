@@ -24,6 +24,9 @@ from kubefn_runtime.protocol import describe_exit
 
 LineSink = Callable[[str], None]
 
+MEMORY_POLL_SECONDS = 0.005
+"""VmRSS is read this often while the function process runs code."""
+
 
 class FunctionProcess:
     """A running function process, its log pipe, and what it used."""
@@ -36,16 +39,19 @@ class FunctionProcess:
         log_fd: int,
         on_line: LineSink,
     ) -> None:
-        loop = asyncio.get_running_loop()
+        self._loop = asyncio.get_running_loop()
         self.pid = pid
-        self.exited: asyncio.Future[str] = loop.create_future()
+        self.exited: asyncio.Future[str] = self._loop.create_future()
         """Resolves with the exit in Lambda's words ('exit status 1', 'signal: killed')."""
         self.out_of_memory = False
         self.logs = LogPipe(log_fd, on_line)
         self._peak_kb = 0
+        self._guard: asyncio.TimerHandle | None = None
         self._poll = poll
+        self._status = os.open(f"/proc/{pid}/status", os.O_RDONLY | os.O_CLOEXEC)
+        """Kept open: re-reading costs one pread, and it can never name a recycled pid."""
         self._pidfd = os.pidfd_open(pid)
-        loop.add_reader(self._pidfd, self._reap)
+        self._loop.add_reader(self._pidfd, self._reap)
 
     @property
     def max_memory_mb(self) -> int:
@@ -54,8 +60,7 @@ class FunctionProcess:
     def memory_kb(self) -> int | None:
         """Resident memory now (None once the process is gone); also tracks the peak."""
         try:
-            with open(f"/proc/{self.pid}/status", "rb") as status:
-                data = status.read()
+            data = os.pread(self._status, 8192, 0)
         except OSError:
             return None
         rss = _field_kb(data, b"VmRSS:")
@@ -63,6 +68,25 @@ class FunctionProcess:
             return None
         self._peak_kb = max(self._peak_kb, rss, _field_kb(data, b"VmHWM:") or 0)
         return rss
+
+    def guard_memory(self, limit_kb: int) -> None:
+        """Until unguard(): kill the process (as out of memory) once VmRSS passes the limit."""
+        self._guard = self._loop.call_later(MEMORY_POLL_SECONDS, self._check_memory, limit_kb)
+
+    def unguard(self) -> None:
+        if self._guard is not None:
+            self._guard.cancel()
+            self._guard = None
+
+    def _check_memory(self, limit_kb: int) -> None:
+        rss_kb = self.memory_kb()
+        if rss_kb is None:
+            self._guard = None
+        elif rss_kb > limit_kb:
+            self._guard = None
+            self.kill(out_of_memory=True)
+        else:
+            self._guard = self._loop.call_later(MEMORY_POLL_SECONDS, self._check_memory, limit_kb)
 
     def kill(self, *, out_of_memory: bool = False) -> None:
         self.out_of_memory = self.out_of_memory or out_of_memory
@@ -83,8 +107,11 @@ class FunctionProcess:
         code = self._poll()
         if code is None:
             return
-        asyncio.get_running_loop().remove_reader(self._pidfd)
+        self.unguard()
+        self._loop.remove_reader(self._pidfd)
         os.close(self._pidfd)
+        os.close(self._status)
+        self._status = -1
         self.exited.set_result(describe_exit(code))
 
 

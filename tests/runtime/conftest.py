@@ -137,10 +137,13 @@ class Zygote:
         return reply["pid"], Client(reply["port"])
 
     def close(self) -> int:
-        stdin = self.process.stdin
-        assert stdin is not None
+        """EOF on stdin; the zygote's exit code."""
+        stdin, stdout = self.process.stdin, self.process.stdout
+        assert stdin is not None and stdout is not None
         stdin.close()
-        return self.process.wait(timeout=30)
+        code = self.process.wait(timeout=30)
+        stdout.close()
+        return code
 
 
 @pytest.fixture

@@ -43,6 +43,8 @@ def server() -> Iterator[Server]:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=30)
+        assert process.stdout is not None
+        process.stdout.close()
 
 
 def test_awslambdaric_success(server: Server) -> None:
