@@ -10,6 +10,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from tests.runtime.conftest import FUNCTIONS, Answer, Client
 
 
@@ -155,23 +157,39 @@ def test_out_of_memory_kills_then_next_works(agent: Callable[..., Client]) -> No
     assert "X-Kubefn-Init-Duration-Ms" in again.headers
 
 
-def test_crash_then_next_works(agent: Callable[..., Client], tmp_path: Path) -> None:
-    (tmp_path / "app.py").write_text(
-        "import os\n"
-        "def handler(event, context):\n"
-        "    if event.get('crash'):\n"
-        "        print('about to exit', flush=True)\n"
-        "        os._exit(3)\n"
-        "    return os.getpid()\n"
-    )
+CRASHING_APP = """\
+import ctypes, os, signal
+def handler(event, context):
+    print("about to crash", flush=True)
+    how = event.get("crash")
+    if how == "exit":
+        os._exit(3)
+    if how == "segfault":
+        ctypes.string_at(0)
+    if how == "sigkill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    return os.getpid()
+"""
+
+
+@pytest.mark.parametrize(
+    "how, status",
+    [
+        pytest.param("exit", "exit status 3", id="os._exit"),
+        pytest.param("segfault", "signal: segmentation fault", id="segfault"),
+        pytest.param("sigkill", "signal: killed", id="sigkill"),
+    ],
+)
+def test_crash_then_next_works(
+    agent: Callable[..., Client], tmp_path: Path, how: str, status: str
+) -> None:
+    (tmp_path / "app.py").write_text(CRASHING_APP)
     client = agent("app.handler", code_dir=tmp_path)
     pid = client.invoke({}).json()
-    crashed = client.invoke({"crash": True}, tail=True, **{"X-Kubefn-Request-Id": "req-c"})
+    crashed = client.invoke({"crash": how}, tail=True, **{"X-Kubefn-Request-Id": "req-c"})
     error = assert_error(crashed, outcome="crash", error_type="Runtime.ExitError")
-    assert (
-        error["errorMessage"] == "RequestId: req-c Error: Runtime exited with error: exit status 3"
-    )
-    assert "about to exit" in crashed.log
+    assert error["errorMessage"] == f"RequestId: req-c Error: Runtime exited with error: {status}"
+    assert "about to crash" in crashed.log
     after = client.invoke({})
     assert after.status == 200 and after.headers["X-Kubefn-Outcome"] == "success"
     assert after.json() != pid

@@ -8,7 +8,6 @@ import time
 from typing import Any
 
 print("init: module loaded")
-LOADED_AT = time.time()
 
 
 def echo(event: Any, context: Any) -> dict[str, Any]:
@@ -66,12 +65,6 @@ def hog(event: Any, context: Any) -> int:
     while event["hog"]:
         chunks.append(b"x" * (10 * 1024 * 1024))
     return os.getpid()
-
-
-def crash(event: Any, context: Any) -> None:
-    print("about to exit")
-    sys.stdout.flush()
-    os._exit(3)
 
 
 def huge(event: Any, context: Any) -> str:
