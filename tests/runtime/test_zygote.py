@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import subprocess
+import sys
+from pathlib import Path
 
-from tests.runtime.conftest import Zygote, children, instance_config, wait_gone
+from tests.runtime.conftest import (
+    ZYGOTE_BOOTSTRAP,
+    Zygote,
+    children,
+    instance_config,
+    wait_gone,
+)
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_ping(zygote: Zygote) -> None:
@@ -55,3 +67,36 @@ def test_eof_stops_every_agent_and_function_process() -> None:
         functions.append(client.invoke({}).json()["pid"])
     assert zygote.close() == 0
     wait_gone(*agents, *functions)
+
+
+PARENT = """\
+import json, sys
+from kubefn_runtime.lifetime import preexec_die_with_parent
+from tests.runtime.conftest import Zygote, instance_config
+import subprocess
+zygote = Zygote(subprocess.Popen(
+    [sys.executable, "-c", sys.argv[1]],
+    stdin=subprocess.PIPE, stdout=subprocess.PIPE, preexec_fn=preexec_die_with_parent,
+))
+pid, client = zygote.spawn(instance_config("handlers.echo"))
+function_pid = client.invoke({}).json()["pid"]
+print(json.dumps([zygote.process.pid, pid, function_pid]), flush=True)
+sys.stdin.read()
+"""
+
+
+def test_killing_the_zygotes_parent_leaves_no_orphans() -> None:
+    parent = subprocess.Popen(
+        [sys.executable, "-c", PARENT, ZYGOTE_BOOTSTRAP],
+        cwd=REPO,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert parent.stdout is not None and parent.stdin is not None
+    pids = json.loads(parent.stdout.readline())
+    parent.kill()
+    parent.wait()
+    parent.stdout.close()
+    parent.stdin.close()
+    wait_gone(*pids)
