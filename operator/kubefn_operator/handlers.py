@@ -2,7 +2,9 @@
 
 The handlers are idempotent: running one again with the same spec publishes
 nothing new (same digest, same revision), patches the owned objects to what
-they already are, and leaves status and events alone.
+they already are, and leaves status and events alone. An invalid update leaves
+the last good revision serving, as Lambda refuses a bad update and keeps the
+function it has; Ready=False says the spec is not what runs.
 
 They find their dependencies in Kopf's memo (see wiring.operate): `config`,
 `redis` and `cluster`.

@@ -25,6 +25,8 @@ _VERSION = importlib.metadata.version("kubefn")
 
 @dataclass(frozen=True, kw_only=True)
 class Config:
+    """What the operator needs beyond Kopf: the installation it builds pods for."""
+
     installation: objects.Installation
     retry_seconds: float = 10.0
     """How soon to retry what may heal by itself: a ConfigMap not created yet, Redis down."""

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import inspect
 import threading
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import kmock
 import kopf
@@ -66,38 +65,44 @@ class ApiServer(kmock.KubernetesEmulator):
 
     async def _handle(self, request: kmock.Request) -> Any:
         if request.resource is not None and isinstance(request.data, dict):
-            self._stamp(request.data, request=request)
+            metadata = request.data.setdefault("metadata", {})
+            if request.action == kmock.action.CREATE:
+                self._created(metadata)
+            elif request.action == kmock.action.UPDATE and request.subresource is None:
+                key = (request.resource, request.namespace, request.name or "")
+                if "spec" in request.data and key in self.objects and not self.objects[key].deleted:
+                    metadata["generation"] = self.objects[key].raw["metadata"]["generation"] + 1
         return await super()._handle(request)
 
-    def _stamp(self, data: dict[str, Any], *, request: kmock.Request) -> None:
-        if request.action == kmock.action.CREATE:
-            metadata = data.setdefault("metadata", {})
-            if "name" not in metadata and "generateName" in metadata:
-                metadata["name"] = metadata["generateName"] + uuid.uuid4().hex[:5]
-            now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            metadata.update(
-                uid=str(uuid.uuid4()), generation=1, creationTimestamp=now, resourceVersion="1"
-            )
-        elif request.action == kmock.action.UPDATE and request.subresource is None:
-            key = (request.resource, request.namespace, request.name)
-            if "spec" in data and key in self.objects and not self.objects[key].deleted:
-                generation = self.objects[key].raw["metadata"].get("generation", 0) + 1
-                data.setdefault("metadata", {})["generation"] = generation
+    @staticmethod
+    def _created(metadata: dict[str, Any]) -> None:
+        if "name" not in metadata and "generateName" in metadata:
+            metadata["name"] = metadata["generateName"] + uuid.uuid4().hex[:5]
+        now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        metadata.update(
+            uid=str(uuid.uuid4()), generation=1, creationTimestamp=now, resourceVersion="1"
+        )
 
 
 POLL_SECONDS = 0.05
 WAIT_SECONDS = 15.0
 
 
-async def eventually(check: Callable[[], T | Awaitable[T]], *, what: str) -> T:
-    """Poll `check` until what it returns (or awaits to) is truthy; bounded."""
+async def eventually(check: Callable[[], T | None], *, what: str) -> T:
+    """Poll `check` until it returns something truthy; bounded."""
+
+    async def awaitable() -> T | None:
+        return check()
+
+    return await eventually_awaited(awaitable, what=what)
+
+
+async def eventually_awaited(check: Callable[[], Awaitable[T | None]], *, what: str) -> T:
     deadline = asyncio.get_running_loop().time() + WAIT_SECONDS
     while True:
-        result = check()
-        if inspect.isawaitable(result):
-            result = await result
+        result = await check()
         if result:
-            return cast(T, result)
+            return result
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(POLL_SECONDS)
@@ -129,7 +134,7 @@ class Api:
     async def delete(self, resource: str, name: str) -> None:
         await self._call("delete", self._path(resource, name), what=name)
 
-    def list(self, resource: str) -> list[dict[str, Any]]:
+    def every(self, resource: str) -> list[dict[str, Any]]:
         wanted = kmock.resource(resource)
         return [
             dict(obj.raw)
@@ -142,13 +147,13 @@ class Api:
         function = self.get(FUNCTIONS, name) or {}
         status = function.get("status") or {}
         conditions = status.get("conditions") or []
-        condition = next((c for c in conditions if c["type"] == "Ready"), {})
+        condition: dict[str, Any] = next((c for c in conditions if c["type"] == "Ready"), {})
         if status.get("observedGeneration") == generation and condition.get("status") == ready:
             return status
         return None
 
     def events(self, *, reason: str) -> list[dict[str, Any]]:
-        return [event for event in self.list(EVENTS) if event.get("reason") == reason]
+        return [event for event in self.every(EVENTS) if event.get("reason") == reason]
 
     @staticmethod
     def _path(resource: str, name: str | None = None) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from kubefn import config
+from kubefn.redisserver import EmbeddedRedis
 from tests.operator.apiserver import (
     CONFIG_MAPS,
     DEPLOYMENTS,
@@ -17,6 +18,7 @@ from tests.operator.apiserver import (
     Api,
     Operator,
     eventually,
+    eventually_awaited,
     published,
 )
 
@@ -176,5 +178,19 @@ async def test_a_restarted_operator_republishes_what_redis_lost(
     await operator.stop()
     await redis_client.flushall()
     await operator.start()
-    functions = await eventually(lambda: published(redis_client), what="republishing")
+    functions = await eventually_awaited(lambda: published(redis_client), what="republishing")
     assert functions["default/hello"].revision == 1
+
+
+async def test_a_function_waits_for_redis(
+    api: Api, operator: Operator, redis_server: EmbeddedRedis, redis_client: aioredis.Redis
+) -> None:
+    redis_server.stop()
+    await api.create_function("hello", HELLO)
+    status = await eventually(
+        lambda: api.status("hello", generation=1, ready="False"), what="Ready=False"
+    )
+    assert ready(status)["reason"] == "PublishFailed"
+    redis_server.start()
+    await eventually(lambda: api.status("hello", generation=1, ready="True"), what="Ready=True")
+    assert "default/hello" in await published(redis_client)
