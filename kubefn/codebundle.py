@@ -71,7 +71,7 @@ def read_folder(folder: Path) -> dict[str, bytes]:
             if total > limits.CODE_UNZIPPED_BYTES_MAX:
                 raise BundleTooLarge(
                     f"unzipped code must be at most {limits.CODE_UNZIPPED_BYTES_MAX} bytes "
-                    f"(got more than {total} bytes)"
+                    f"(got at least {total} bytes)"
                 )
             files[path.relative_to(folder).as_posix()] = data
     return files

@@ -51,7 +51,8 @@ if current == ARGV[2] then
   return {0, tonumber(redis.call('HGET', KEYS[3], ARGV[4] .. '/' .. ARGV[1]))}
 end
 local revision = redis.call('HINCRBY', KEYS[3], ARGV[4] .. '/' .. ARGV[1], 1)
-local record = '{"revision":' .. revision .. ',"digest":"' .. ARGV[2] .. '","spec":' .. ARGV[3] .. '}'
+local record = '{"revision":' .. revision .. ',"digest":"' .. ARGV[2]
+  .. '","spec":' .. ARGV[3] .. '}'
 redis.call('HSET', KEYS[1], ARGV[1], record)
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 local version = redis.call('INCR', KEYS[4])

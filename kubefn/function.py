@@ -14,17 +14,20 @@ from pathlib import Path
 from typing import Any
 
 from kubefn import codebundle, limits
-from kubefn.schema import Problem, Schema, show, validate
+from kubefn.schema import Problem, Schema, prune_nulls, show, validate
 
 KIND = "Function"
 PYTHON_RUNTIMES = ("python3.11", "python3.12", "python3.13")
 RUNTIMES = (*PYTHON_RUNTIMES, "provided")
 
 _NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,62}[a-z0-9])?$"
+_FILE_PART = r"(?!\.\.?(/|$))[A-Za-z0-9_.\-]+"
+_FILE_NAME_PATTERN = rf"^{_FILE_PART}(/{_FILE_PART})*$"
+"""Relative, no empty, '.' or '..' parts: every name stays inside the folder it unpacks to."""
 
 SPEC_SCHEMA: Schema = {
     "type": "object",
-    "required": ["runtime"],
+    "required": ["runtime", "code"],
     "properties": {
         "runtime": {"type": "string", "enum": list(RUNTIMES)},
         "handler": {
@@ -47,9 +50,13 @@ SPEC_SCHEMA: Schema = {
                 "inline": {
                     "type": "object",
                     "minProperties": 1,
+                    "x-kubefn-count-hint": "must hold at least one file",
                     "additionalProperties": {"type": "string"},
-                    "x-kubefn-key-pattern": r"^(?!/)(?!.*\.\.)[A-Za-z0-9_.\-/]+$",
-                    "x-kubefn-key-hint": "must be a relative file name without '..'",
+                    "x-kubefn-key-pattern": _FILE_NAME_PATTERN,
+                    "x-kubefn-key-hint": (
+                        "must be a relative file name: no leading or trailing '/', "
+                        "no empty, '.' or '..' parts"
+                    ),
                 },
                 "configMapRef": {
                     "type": "object",
@@ -157,64 +164,112 @@ class InvalidFunction(ValueError):
 
 
 def check_spec(spec: Any, *, path: str = "spec") -> list[Problem]:
-    """Every problem with a Function spec: the schema's and the rules it cannot express."""
+    """Every problem with a Function spec: the schema's and the rules it cannot express.
+
+    The spec is checked as the API server stores it (see `prune_nulls`), and the
+    rules beyond the schema run on every field the schema found sound, so one
+    pass reports every problem.
+    """
+    spec = prune_nulls(spec, SPEC_SCHEMA)
     problems = validate(spec, SPEC_SCHEMA, path=path)
-    if problems or not isinstance(spec, Mapping):
-        return problems
-    runtime = spec["runtime"]
-    code = spec.get("code") or {}
-    if runtime in PYTHON_RUNTIMES:
-        if "handler" not in spec:
-            problems.append(Problem(f"{path}.handler", f"is required for runtime {runtime}"))
-        if not code:
-            problems.append(Problem(f"{path}.code", f"is required for runtime {runtime}"))
-        if "command" in spec:
-            problems.append(
-                Problem(f"{path}.command", f"is only for runtime provided (got runtime {runtime})")
-            )
-    elif "command" not in spec and "image" not in code:
-        problems.append(
-            Problem(f"{path}.command", "is required for runtime provided unless code.image is set")
-        )
-    environment: Mapping[str, str] = spec.get("environment") or {}
-    size = sum(len(k.encode()) + len(v.encode()) for k, v in environment.items())
-    if size > limits.ENVIRONMENT_BYTES_MAX:
-        problems.append(
-            Problem(
-                f"{path}.environment",
-                f"total size must be at most {limits.ENVIRONMENT_BYTES_MAX} bytes (got {size} bytes)",
-            )
-        )
-    for key in sorted(set(environment) & _RESERVED_ENV):
-        problems.append(
-            Problem(f"{path}.environment.{key}", f"is reserved by the runtime (got {show(key)})")
-        )
-    reserved = spec.get("reservedConcurrency")
-    provisioned = spec.get("provisionedConcurrency", 0)
-    if reserved is not None and provisioned > reserved:
-        problems.append(
-            Problem(
-                f"{path}.provisionedConcurrency",
-                f"must be at most reservedConcurrency {reserved} (got {provisioned})",
-            )
-        )
+    if isinstance(spec, Mapping):
+        broken = {problem.path for problem in problems}
+        problems += _rules(spec, path=path, broken=broken)
     return problems
+
+
+def _sound(spec: Mapping[str, Any], name: str, *, path: str, broken: set[str]) -> bool:
+    """Whether `spec[name]` is present and the schema found nothing wrong in it."""
+    field_path = f"{path}.{name}"
+    return name in spec and not any(
+        p == field_path or p.startswith((f"{field_path}.", f"{field_path}[")) for p in broken
+    )
+
+
+def _rules(spec: Mapping[str, Any], *, path: str, broken: set[str]) -> list[Problem]:
+    problems: list[Problem] = []
+    code = spec.get("code")
+    has_image = isinstance(code, Mapping) and "image" in code
+    if _sound(spec, "runtime", path=path, broken=broken):
+        runtime = spec["runtime"]
+        if runtime in PYTHON_RUNTIMES:
+            if "handler" not in spec:
+                problems.append(Problem(f"{path}.handler", f"is required for runtime {runtime}"))
+            if "command" in spec:
+                problems.append(
+                    Problem(
+                        f"{path}.command", f"is only for runtime provided (got runtime {runtime})"
+                    )
+                )
+        elif "command" not in spec and not has_image:
+            problems.append(
+                Problem(
+                    f"{path}.command", "is required for runtime provided unless code.image is set"
+                )
+            )
+    environment = spec.get("environment")
+    if isinstance(environment, Mapping):
+        names = [key for key in environment if isinstance(key, str)]
+        size = sum(
+            len(key.encode()) + len(value.encode())
+            for key, value in environment.items()
+            if isinstance(key, str) and isinstance(value, str)
+        )
+        if size > limits.ENVIRONMENT_BYTES_MAX:
+            problems.append(
+                Problem(
+                    f"{path}.environment",
+                    f"total size must be at most {limits.ENVIRONMENT_BYTES_MAX} bytes "
+                    f"(got {size} bytes)",
+                )
+            )
+        for key in sorted(set(names) & _RESERVED_ENV):
+            problems.append(
+                Problem(
+                    f"{path}.environment.{key}", f"is reserved by the runtime (got {show(key)})"
+                )
+            )
+    if _sound(spec, "reservedConcurrency", path=path, broken=broken) and (
+        "provisionedConcurrency" not in spec
+        or _sound(spec, "provisionedConcurrency", path=path, broken=broken)
+    ):
+        reserved = spec["reservedConcurrency"]
+        provisioned = spec.get("provisionedConcurrency", 0)
+        if reserved is not None and provisioned > reserved:
+            problems.append(
+                Problem(
+                    f"{path}.provisionedConcurrency",
+                    f"must be at most reservedConcurrency {reserved} (got {provisioned})",
+                )
+            )
+    return problems
+
+
+_DNS_LABEL: Schema = {
+    "type": "string",
+    "maxLength": 63,
+    "pattern": _NAME_PATTERN,
+    "x-kubefn-pattern-hint": "must be lower-case letters, digits and '-' (a DNS label)",
+}
 
 
 def check_name(name: Any, *, path: str = "metadata.name") -> list[Problem]:
     """Function names are DNS labels: they name Kubernetes objects too."""
-    if not isinstance(name, str) or not name:
+    if name is None or name == "":
         return [Problem(path, f"is required (got {show(name)})")]
-    return validate(
-        name,
-        {
-            "type": "string",
-            "maxLength": 63,
-            "pattern": _NAME_PATTERN,
-            "x-kubefn-pattern-hint": "must be lower-case letters, digits and '-' (a DNS label)",
-        },
-        path=path,
-    )
+    return validate(name, _DNS_LABEL, path=path)
+
+
+def check_metadata(metadata: Any) -> list[Problem]:
+    """The name (required) and the namespace (optional), both DNS labels."""
+    if metadata is None:
+        return [Problem("metadata.name", "is required (got no metadata)")]
+    if not isinstance(metadata, Mapping):
+        return validate(metadata, {"type": "object"}, path="metadata")
+    problems = check_name(metadata.get("name"))
+    if metadata.get("namespace") not in (None, ""):
+        problems += validate(metadata["namespace"], _DNS_LABEL, path="metadata.namespace")
+    return problems
 
 
 def with_defaults(spec: Mapping[str, Any]) -> dict[str, Any]:
@@ -224,7 +279,7 @@ def with_defaults(spec: Mapping[str, Any]) -> dict[str, Any]:
         if "default" in prop and name not in result:
             result[name] = prop["default"]
     result.setdefault("environment", {})
-    result.setdefault("snapStart", {"applyOn": "None"})
+    result["snapStart"] = {"applyOn": "None", **(spec.get("snapStart") or {})}
     result.setdefault("reservedConcurrency", None)
     return result
 
@@ -241,15 +296,18 @@ def compile_function(
     of ConfigMaps that `code.configMapRef` may name (the operator reads them).
     Raises InvalidFunction listing every problem.
     """
-    metadata = manifest.get("metadata") or {}
-    problems = check_name(metadata.get("name"))
+    metadata = manifest.get("metadata")
+    problems = check_metadata(metadata)
     spec = manifest.get("spec")
-    problems += check_spec(spec)
+    if spec is None:
+        problems.append(Problem("spec", "is required"))
+    else:
+        problems += check_spec(spec)
     if problems:
         raise InvalidFunction(problems)
-    assert isinstance(spec, Mapping)
-    compiled = with_defaults(spec)
-    code = compiled.pop("code", None) or {}
+    assert isinstance(metadata, Mapping)
+    compiled = with_defaults(prune_nulls(spec, SPEC_SCHEMA))
+    code = compiled.pop("code")
     bundle: bytes | None = None
     files: dict[str, bytes] | None = None
     if "inline" in code:

@@ -6,7 +6,7 @@ others still load, so one typo never takes the rest of a folder down.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,8 @@ class Refused:
     problems: tuple[Problem, ...]
 
     def __str__(self) -> str:
-        what = f'{self.kind} "{self.name}"' if self.name else self.kind or "document"
+        label = self.kind or "document"
+        what = f'{label} "{self.name}"' if self.name else label
         lines = [f"{self.source}: {what} refused:"]
         lines += [f"  {p}" for p in self.problems]
         return "\n".join(lines)
@@ -63,7 +64,11 @@ def _hidden(path: Path, root: Path) -> bool:
 
 def _documents(path: Path) -> Iterator[tuple[str, Any]]:
     """(source label, document) for each YAML document in a file."""
-    text = path.read_text()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        yield str(path), Problem("file", f"must be UTF-8 text (got byte {exc.start})")
+        return
     try:
         docs = list(yaml.safe_load_all(text))
     except yaml.YAMLError as exc:
@@ -78,20 +83,33 @@ def _documents(path: Path) -> Iterator[tuple[str, Any]]:
         yield (f"{path}" if len(docs) == 1 else f"{path}#{index + 1}"), doc
 
 
+ConfigMaps = Mapping[str, Mapping[str, Mapping[str, str]]]
+"""namespace -> ConfigMap name -> its data."""
+
+
 def load_folder(folder: Path) -> Folder:
-    """Compile every kubefn manifest in `folder`; other Kubernetes kinds are skipped."""
+    """Compile every kubefn manifest in `folder`; other Kubernetes kinds are skipped.
+
+    ConfigMaps in the folder are what `code.configMapRef` may name, as they would
+    be after `kubectl apply -f` of the same folder.
+    """
+    documents = [
+        (path, source, doc) for path in manifest_files(folder) for source, doc in _documents(path)
+    ]
+    config_maps = _config_maps(doc for _, _, doc in documents)
     loaded: list[Loaded] = []
     refused: list[Refused] = []
-    for path in manifest_files(folder):
-        for source, doc in _documents(path):
-            if isinstance(doc, Problem):
-                refused.append(Refused(source, "", "", (doc,)))
-                continue
-            outcome = compile_document(doc, source=source, base_dir=path.parent)
-            if isinstance(outcome, Refused):
-                refused.append(outcome)
-            elif outcome is not None:
-                loaded.append(outcome)
+    for path, source, doc in documents:
+        if isinstance(doc, Problem):
+            refused.append(Refused(source, "", "", (doc,)))
+            continue
+        outcome = compile_document(
+            doc, source=source, base_dir=path.parent, config_maps=config_maps
+        )
+        if isinstance(outcome, Refused):
+            refused.append(outcome)
+        elif outcome is not None:
+            loaded.append(outcome)
     seen: dict[str, str] = {}
     unique: list[Loaded] = []
     for item in loaded:
@@ -111,26 +129,56 @@ def load_folder(folder: Path) -> Folder:
     return Folder(loaded=tuple(unique), refused=tuple(refused))
 
 
-def compile_document(doc: Any, *, source: str, base_dir: Path) -> Loaded | Refused | None:
+def _config_maps(documents: Iterable[Any]) -> ConfigMaps:
+    """The data of every ConfigMap among `documents`, by namespace and name."""
+    found: dict[str, dict[str, Mapping[str, str]]] = {}
+    for doc in documents:
+        if not isinstance(doc, dict) or doc.get("apiVersion") != "v1":
+            continue
+        metadata, data = doc.get("metadata"), doc.get("data") or {}
+        if doc.get("kind") != "ConfigMap" or not isinstance(metadata, dict):
+            continue
+        if not isinstance(data, dict) or not isinstance(metadata.get("name"), str):
+            continue
+        namespace = str(metadata.get("namespace") or "default")
+        found.setdefault(namespace, {})[metadata["name"]] = {
+            str(key): value for key, value in data.items() if isinstance(value, str)
+        }
+    return found
+
+
+def compile_document(
+    doc: Any,
+    *,
+    source: str,
+    base_dir: Path,
+    config_maps: ConfigMaps | None = None,
+) -> Loaded | Refused | None:
     """One document: Loaded, Refused, or None when it is not a kubefn kind."""
     if not isinstance(doc, dict):
-        return Refused(source, "", "", (Problem("document", f"must be a mapping (got {show(doc)})"),))
+        problem = Problem("document", f"must be a mapping (got {show(doc)})")
+        return Refused(source, "", "", (problem,))
     api_version, kind = doc.get("apiVersion"), doc.get("kind")
-    name = str((doc.get("metadata") or {}).get("name") or "")
+    metadata = doc.get("metadata")
+    name = str(metadata.get("name") or "") if isinstance(metadata, dict) else ""
     if not isinstance(api_version, str) or not api_version.startswith("kubefn.io/"):
         return None
+    label = kind if isinstance(kind, str) else ""
     if api_version != API_VERSION:
         return Refused(
-            source, str(kind), name,
+            source, label, name,
             (Problem("apiVersion", f"must be {API_VERSION} (got {show(api_version)})"),),
         )  # fmt: skip
-    if kind not in KINDS:
+    if not isinstance(kind, str) or kind not in KINDS:
         known = ", ".join(KINDS)
         return Refused(
-            source, str(kind), name, (Problem("kind", f"must be one of {known} (got {show(kind)})"),)
+            source, label, name, (Problem("kind", f"must be one of {known} (got {show(kind)})"),)
         )
+    namespace = (metadata.get("namespace") if isinstance(metadata, dict) else None) or "default"
     try:
-        compiled = function.compile_function(doc, base_dir=base_dir)
+        compiled = function.compile_function(
+            doc, base_dir=base_dir, config_maps=(config_maps or {}).get(str(namespace), {})
+        )
     except function.InvalidFunction as exc:
         return Refused(source, str(kind), name, tuple(exc.problems))
     return Loaded(source=source, compiled=compiled)

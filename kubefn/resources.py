@@ -36,7 +36,11 @@ FUNCTION = Kind(
     status_schema=function.STATUS_SCHEMA,
     printer_columns=(
         {"name": "Runtime", "type": "string", "jsonPath": ".spec.runtime"},
-        {"name": "Ready", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Ready")].status'},
+        {
+            "name": "Ready",
+            "type": "string",
+            "jsonPath": '.status.conditions[?(@.type=="Ready")].status',
+        },
         {"name": "Revision", "type": "integer", "jsonPath": ".status.revision"},
         {"name": "Instances", "type": "integer", "jsonPath": ".status.instances"},
         {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},

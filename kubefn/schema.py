@@ -46,6 +46,30 @@ def validate(value: Any, schema: Schema, *, path: str) -> list[Problem]:
     return list(_validate(value, schema, path))
 
 
+def prune_nulls(value: Any, schema: Schema | None) -> Any:
+    """`value` as the API server stores it: object fields that are null but not nullable dropped.
+
+    Kubernetes prunes such nulls before defaulting (and a default then takes their
+    place), so `memoryMB: null` means the default and `handler: null` means no
+    handler. Nulls in arrays and in unknown fields stay, and fail validation.
+    """
+    if schema is None:
+        return value
+    if isinstance(value, Mapping):
+        properties: Mapping[str, Schema] = schema.get("properties", {})
+        extra = schema.get("additionalProperties")
+        result: dict[Any, Any] = {}
+        for key, item in value.items():
+            child = properties.get(key, extra if isinstance(extra, Mapping) else None)
+            if item is None and child is not None and not child.get("nullable", False):
+                continue
+            result[key] = prune_nulls(item, child)
+        return result
+    if isinstance(value, list):
+        return [prune_nulls(item, schema.get("items")) for item in value]
+    return value
+
+
 def _type_ok(value: Any, expected: str) -> bool:
     if isinstance(value, bool) and expected in ("integer", "number"):
         return False
@@ -59,7 +83,8 @@ def _validate(value: Any, schema: Schema, path: str) -> Iterator[Problem]:
         return
     expected = schema.get("type")
     if expected and not _type_ok(value, expected):
-        yield Problem(path, f"must be of type {expected} (got {type(value).__name__} {show(value)})")
+        got = f"{type(value).__name__} {show(value)}"
+        yield Problem(path, f"must be of type {expected} (got {got})")
         return
     if "enum" in schema and value not in schema["enum"]:
         allowed = ", ".join(str(v) for v in schema["enum"])
@@ -86,7 +111,9 @@ def _number(value: float, schema: Schema, path: str) -> Iterator[Problem]:
 
 def _string(value: str, schema: Schema, path: str) -> Iterator[Problem]:
     if "minLength" in schema and len(value) < schema["minLength"]:
-        yield Problem(path, f"must be at least {schema['minLength']} characters (got {show(value)})")
+        yield Problem(
+            path, f"must be at least {schema['minLength']} characters (got {show(value)})"
+        )
     if "maxLength" in schema and len(value) > schema["maxLength"]:
         yield Problem(
             path, f"must be at most {schema['maxLength']} characters (got {len(value)} characters)"
@@ -113,15 +140,23 @@ def _object(value: Mapping[str, Any], schema: Schema, path: str) -> Iterator[Pro
     for name in schema.get("required", ()):
         if name not in value:
             yield Problem(f"{path}.{name}", "is required")
+    got = ", ".join(sorted(str(key) for key in value)) or "none"
     if "minProperties" in schema and len(value) < schema["minProperties"]:
-        hint = schema.get("x-kubefn-count-hint", f"must have at least {schema['minProperties']}")
-        yield Problem(path, f"{hint} (got none)")
+        hint = schema.get(
+            "x-kubefn-count-hint", f"must have at least {schema['minProperties']} entries"
+        )
+        yield Problem(path, f"{hint} (got {got})")
     if "maxProperties" in schema and len(value) > schema["maxProperties"]:
-        hint = schema.get("x-kubefn-count-hint", f"must have at most {schema['maxProperties']}")
-        yield Problem(path, f"{hint} (got {', '.join(sorted(value))})")
+        hint = schema.get(
+            "x-kubefn-count-hint", f"must have at most {schema['maxProperties']} entries"
+        )
+        yield Problem(path, f"{hint} (got {got})")
     for key, item in value.items():
         child = f"{path}.{key}"
-        if key in properties:
+        if not isinstance(key, str):
+            # YAML reads `1:` or `ON:` as a number or a boolean, never as the name typed.
+            yield Problem(child, f"field name must be a string; quote it (got {show(key)})")
+        elif key in properties:
             yield from _validate(item, properties[key], child)
         elif isinstance(extra, Mapping):
             if "x-kubefn-key-pattern" in schema and not re.search(
