@@ -119,7 +119,7 @@ async def publish(
     if bundle is not None:
         await client.set(code_key(bundle[0]), bundle[1], nx=True)
     spec_json = json.dumps(spec, sort_keys=True, separators=(",", ":"))
-    changed, revision = await client.eval(  # type: ignore[misc]
+    changed, revision = await client.eval(
         _PUBLISH,
         4,
         kind_key(kind),
@@ -137,7 +137,7 @@ async def publish(
 
 async def remove(client: aioredis.Redis, *, kind: str, key: str) -> bool:
     """Withdraw a resource; True if it was published."""
-    removed = await client.eval(  # type: ignore[misc]
+    removed = await client.eval(
         _REMOVE, 3, kind_key(kind), f"{kind_key(kind)}:digests", VERSION_KEY, key, kind, CHANNEL
     )
     return bool(removed)
@@ -145,7 +145,9 @@ async def remove(client: aioredis.Redis, *, kind: str, key: str) -> bool:
 
 async def fetch_code(client: aioredis.Redis, digest: str) -> bytes | None:
     data = await client.get(code_key(digest))
-    return bytes(data) if data is not None else None
+    if data is None or isinstance(data, bytes):
+        return data
+    raise TypeError("code bundles are binary: use a Redis client without decode_responses")
 
 
 async def snapshot(client: aioredis.Redis, *, kinds: tuple[str, ...]) -> Snapshot:
