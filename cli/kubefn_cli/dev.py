@@ -85,14 +85,16 @@ async def _serve(
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     try:
         signature = _signature(folder)
-        await sync(client, folder=folder, announce=False)
+        announcements = await sync(client, folder=folder, announce=False)
         await runner.setup()
         try:
             await web.TCPSite(runner, host, port).start()
         except OSError as exc:
             print(f"kubefn dev: cannot listen on {host}:{port}: {exc.strerror}", file=sys.stderr)
             return 2
-        await app[PLATFORM].catalog.loaded.wait()
+        catalog = app[PLATFORM].catalog
+        await catalog.wait_until_applied(await config.current_version(client))
+        _say(announcements)
         bound = runner.addresses[0]
         print(f"kubefn dev ready at http://{bound[0]}:{bound[1]} (Redis {redis_url})", flush=True)
         while not stop.is_set():
@@ -101,18 +103,30 @@ async def _serve(
             current = _signature(folder)
             if current != signature and not stop.is_set():
                 signature = current
-                await sync(client, folder=folder, announce=True)
+                announcements = await sync(client, folder=folder, announce=True)
+                # Say "updated" only once the gateway serves it: a caller may act on the line.
+                await catalog.wait_until_applied(await config.current_version(client))
+                _say(announcements)
         return 0
     finally:
         await runner.cleanup()
         await client.aclose()
 
 
-async def sync(client: aioredis.Redis, *, folder: Path, announce: bool) -> None:
-    """Make Redis hold exactly the valid Functions of `folder` (like `kubectl apply --prune`)."""
+def _say(lines: list[str]) -> None:
+    for line in lines:
+        print(f"kubefn dev: {line}", flush=True)
+
+
+async def sync(client: aioredis.Redis, *, folder: Path, announce: bool) -> list[str]:
+    """Make Redis hold exactly the valid Functions of `folder` (like `kubectl apply --prune`).
+
+    Refusals are printed at once; what changed is returned, to be said once served.
+    """
     loaded = manifests.load_folder(folder)
     for refused in loaded.refused:
         print(f"kubefn dev: {refused}", file=sys.stderr, flush=True)
+    said: list[str] = []
     keep: set[str] = set()
     for item in loaded.loaded:
         compiled = item.compiled
@@ -130,16 +144,14 @@ async def sync(client: aioredis.Redis, *, folder: Path, announce: bool) -> None:
         )
         if result.changed or not announce:
             verb = "updated" if announce else "loaded"
-            print(
-                f"kubefn dev: {verb} function {compiled.key} revision {result.revision}", flush=True
-            )
+            said.append(f"{verb} function {compiled.key} revision {result.revision}")
     current = await config.snapshot(client, kinds=(KIND,))
     for key in sorted(set(current.resources[KIND]) - keep):
-        refused_here = any(f"{r.name}" == key.split("/", 1)[1] for r in loaded.refused)
-        if refused_here:
+        if any(r.name == key.split("/", 1)[1] for r in loaded.refused):
             continue  # a broken edit keeps the last good version serving
         await config.remove(client, kind=KIND, key=key)
-        print(f"kubefn dev: removed function {key}", flush=True)
+        said.append(f"removed function {key}")
+    return said
 
 
 def _signature(folder: Path) -> frozenset[tuple[str, int, int]]:

@@ -45,6 +45,7 @@ class Catalog:
         self._retired: list[Served] = []
         self.loaded = asyncio.Event()
         self.config_version = -1
+        self._applied = asyncio.Condition()
 
     def get(self, key: str) -> Served | None:
         return self._current.get(key)
@@ -76,6 +77,13 @@ class Catalog:
             log.info("no longer serving %s", key)
         self.config_version = snapshot.version
         self.loaded.set()
+        async with self._applied:
+            self._applied.notify_all()
+
+    async def wait_until_applied(self, version: int) -> None:
+        """Return once this gateway serves config `version` or a later one."""
+        async with self._applied:
+            await self._applied.wait_for(lambda: self.config_version >= version)
 
     def _new_pool(self, version: FunctionVersion) -> InstancePool:
         reserved = version.spec.get("reservedConcurrency")
