@@ -323,9 +323,7 @@ async def test_metrics_count_invocations_and_cold_starts(gateway: Gateway) -> No
     assert f"kubefn_init_duration_seconds_count{{{labels}}} 1.0" in text
     assert f'kubefn_instances{{{labels},state="idle"}} 1.0' in text
     assert f"kubefn_concurrent_executions{{{labels}}} 0.0" in text
-    billed = next(
-        x for x in text.splitlines() if x.startswith("kubefn_billed_gb_seconds_total{")
-    )
+    billed = next(x for x in text.splitlines() if x.startswith("kubefn_billed_gb_seconds_total{"))
     assert float(billed.split()[-1]) >= 3 * 0.001 * 128 / 1024
 
 
