@@ -82,8 +82,8 @@ SPEC_SCHEMA: Schema = {
         "environment": {
             "type": "object",
             "additionalProperties": {"type": "string"},
-            "x-kubefn-key-pattern": r"^[A-Za-z][A-Za-z0-9_]*$",
-            "x-kubefn-key-hint": "must be a letter followed by letters, digits or _",
+            "x-kubefn-key-pattern": r"^[A-Za-z][A-Za-z0-9_]+$",
+            "x-kubefn-key-hint": "must be a letter followed by one or more letters, digits or _",
         },
         "ephemeralStorageMB": {
             "type": "integer",
@@ -118,6 +118,9 @@ _RESERVED_ENV = frozenset(
     {
         "_HANDLER",
         "_X_AMZN_TRACE_ID",
+        "AWS_ACCESS_KEY",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_DEFAULT_REGION",
         "AWS_EXECUTION_ENV",
         "AWS_LAMBDA_FUNCTION_NAME",
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
@@ -126,6 +129,9 @@ _RESERVED_ENV = frozenset(
         "AWS_LAMBDA_LOG_GROUP_NAME",
         "AWS_LAMBDA_LOG_STREAM_NAME",
         "AWS_LAMBDA_RUNTIME_API",
+        "AWS_REGION",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
         "LAMBDA_RUNTIME_DIR",
         "LAMBDA_TASK_ROOT",
     }

@@ -71,7 +71,9 @@ def test_given_values_are_kept(field: str, value: Any) -> None:
     [
         pytest.param("memoryMB", None, 128, id="null-takes-the-default"),
         pytest.param("reservedConcurrency", None, None, id="null-kept-where-nullable"),
-        pytest.param("environment", {"A": "1", "B": None}, {"A": "1"}, id="null-map-value-dropped"),
+        pytest.param(
+            "environment", {"AA": "1", "BB": None}, {"AA": "1"}, id="null-map-value-dropped"
+        ),
         pytest.param("snapStart", {}, {"applyOn": "None"}, id="empty-snapstart-defaulted"),
         pytest.param("snapStart", {"applyOn": None}, {"applyOn": "None"}, id="null-apply-on"),
     ],
@@ -217,7 +219,7 @@ def test_folder_too_large_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: 
 
 
 def test_compile_does_not_change_the_manifest() -> None:
-    manifest = _manifest(environment={"A": None})
+    manifest = _manifest(environment={"AA": None})
     before = repr(manifest)
     function.compile_function(manifest)
     assert repr(manifest) == before

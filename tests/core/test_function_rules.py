@@ -17,7 +17,7 @@ ABSENT = object()
 
 APP = {"app.py": "def handler(event, context):\n    return event\n"}
 FILE_HINT = "must be a relative file name: no leading or trailing '/', no empty, '.' or '..' parts"
-ENV_HINT = "must be a letter followed by letters, digits or _"
+ENV_HINT = "must be a letter followed by one or more letters, digits or _"
 NAME_HINT = "must be lower-case letters, digits and '-' (a DNS label)"
 CODE_HINT = "must set exactly one of inline, configMapRef, image, path"
 SPEC_FIELDS = (
@@ -293,8 +293,8 @@ PROVIDED = {"runtime": "provided", "handler": ABSENT}
             id="env-over-4kb",
         ),
         pytest.param(
-            {"environment": {"A": "x" * 2000, "B": "y" * 2000, "C": "z" * 100}},
-            "spec.environment: total size must be at most 4096 bytes (got 4103 bytes)",
+            {"environment": {"AA": "x" * 2000, "BB": "y" * 2000, "CC": "z" * 100}},
+            "spec.environment: total size must be at most 4096 bytes (got 4106 bytes)",
             id="env-over-4kb-in-total",
         ),
         pytest.param(
@@ -307,6 +307,17 @@ PROVIDED = {"runtime": "provided", "handler": ABSENT}
             "spec.environment.AWS_LAMBDA_RUNTIME_API: is reserved by the runtime"
             " (got 'AWS_LAMBDA_RUNTIME_API')",
             id="env-reserved-runtime-api",
+        ),
+        pytest.param(
+            {"environment": {"X": "1"}},
+            f"spec.environment.X: {ENV_HINT} (got 'X')",
+            id="env-name-one-character",
+        ),
+        pytest.param(
+            {"environment": {"AWS_SECRET_ACCESS_KEY": "s"}},
+            "spec.environment.AWS_SECRET_ACCESS_KEY: is reserved by the runtime"
+            " (got 'AWS_SECRET_ACCESS_KEY')",
+            id="env-reserved-credentials",
         ),
         pytest.param(
             {"environment": {"LAMBDA_TASK_ROOT": "/tmp"}},
@@ -550,7 +561,7 @@ def test_check_spec_of_a_valid_spec_is_empty() -> None:
         pytest.param({"timeoutSeconds": 900}, id="timeout-maximum"),
         pytest.param({"ephemeralStorageMB": 10240}, id="storage-maximum"),
         pytest.param({"environment": {"BIG": "x" * 4093}}, id="env-exactly-4kb"),
-        pytest.param({"environment": {"A": "1", "aws_region": ""}}, id="env-short-and-empty"),
+        pytest.param({"environment": {"AB": "1", "aws_region": ""}}, id="env-short-and-empty"),
         pytest.param({"reservedConcurrency": 0}, id="reserved-zero-throttles-all"),
         pytest.param({"reservedConcurrency": 900}, id="reserved-maximum"),
         pytest.param({"reservedConcurrency": 5, "provisionedConcurrency": 5}, id="provisioned-eq"),
@@ -563,7 +574,7 @@ def test_check_spec_of_a_valid_spec_is_empty() -> None:
         pytest.param({**PROVIDED, "handler": "x.y", "command": ["b"]}, id="provided-handler"),
         pytest.param({"memoryMB": None}, id="null-with-default"),
         pytest.param({"reservedConcurrency": None}, id="null-where-nullable"),
-        pytest.param({"environment": {"A": None}}, id="null-env-value"),
+        pytest.param({"environment": {"AB": None}}, id="null-env-value"),
     ],
 )
 def test_good_spec_compiles(changes: dict[str, Any]) -> None:
