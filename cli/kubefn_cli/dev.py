@@ -17,11 +17,11 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 from aiohttp import web
-from kubefn_gateway.app import PLATFORM, create_app
-from kubefn_gateway.settings import GatewaySettings
 
 from kubefn import config, manifests, redisserver
 from kubefn.function import KIND
+from kubefn_gateway.app import PLATFORM, create_app
+from kubefn_gateway.settings import GatewaySettings
 
 
 def run(

@@ -10,8 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import aiohttp
+from multidict import CIMultiDict
 
-INVOKE_PATH = "/2015-03-31/functions/function/invocations"
+from kubefn_runtime import protocol
 
 _ids = itertools.count(1)
 
@@ -33,11 +34,7 @@ class InvokeResult:
 
     @property
     def outcome(self) -> str:
-        return self.headers.get("X-Kubefn-Outcome", "success")
-
-    @property
-    def function_error(self) -> str | None:
-        return self.headers.get("X-Amz-Function-Error")
+        return self.headers.get(protocol.OUTCOME, protocol.Outcome.SUCCESS)
 
     def number(self, header: str) -> float | None:
         value = self.headers.get(header)
@@ -56,7 +53,7 @@ class Instance:
 
     @property
     def url(self) -> str:
-        return f"http://{self.address}{INVOKE_PATH}"
+        return f"http://{self.address}{protocol.INVOKE_PATH}"
 
     async def invoke(
         self,
@@ -77,7 +74,7 @@ class Instance:
                 body = await response.read()
                 if response.status != 200:
                     raise InstanceLost(f"agent answered {response.status}: {body[:200]!r}")
-                return InvokeResult(body=body, headers=dict(response.headers))
+                return InvokeResult(body=body, headers=CIMultiDict(response.headers))
         except (aiohttp.ClientError, TimeoutError, ConnectionError) as exc:
             self.alive = False
             raise InstanceLost(f"instance {self.address} lost: {exc!r}") from exc

@@ -21,6 +21,7 @@ from kubefn_gateway.catalog import Served
 from kubefn_gateway.instance import InstanceLost, InvokeResult
 from kubefn_gateway.pool import AtCapacity
 from kubefn_gateway.providers.template import TemplateError
+from kubefn_runtime import protocol
 
 if TYPE_CHECKING:
     from kubefn_gateway.app import Platform
@@ -30,7 +31,8 @@ log = logging.getLogger(__name__)
 ROUTE = "/2015-03-31/functions/{name:.+}/invocations"
 INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
 LOG_TYPES = ("None", "Tail")
-_PASSED_TO_AGENT = ("X-Amz-Client-Context", "X-Amz-Log-Type")
+_PASSED_TO_AGENT = (protocol.CLIENT_CONTEXT, protocol.LOG_TYPE)
+_RETURNED_FROM_AGENT = (protocol.FUNCTION_ERROR, protocol.LOG_RESULT)
 
 
 class InvokeApi:
@@ -75,7 +77,7 @@ class InvokeApi:
                 "X-Amz-Invocation-Type Event (asynchronous invocation) is not available "
                 "on this gateway yet; use RequestResponse"
             )
-        headers = {"X-Kubefn-Request-Id": request_id}
+        headers = {protocol.REQUEST_ID: request_id}
         for name in _PASSED_TO_AGENT:
             if name in request.headers:
                 headers[name] = request.headers[name]
@@ -84,7 +86,7 @@ class InvokeApi:
             "X-Amz-Executed-Version": "$LATEST",
             "x-amzn-RequestId": request_id,
         }
-        for name in ("X-Amz-Function-Error", "X-Amz-Log-Result"):
+        for name in _RETURNED_FROM_AGENT:
             if name in result.headers:
                 response_headers[name] = result.headers[name]
         return web.Response(
@@ -152,13 +154,13 @@ class InvokeApi:
     def _record(self, result: InvokeResult, *, labels: tuple[str, str], memory_mb: int) -> None:
         metrics = self._metrics
         metrics.invocations.labels(*labels, result.outcome).inc()
-        duration_ms = result.number("X-Kubefn-Duration-Ms")
+        duration_ms = result.number(protocol.DURATION_MS)
         if duration_ms is not None:
             metrics.duration.labels(*labels).observe(duration_ms / 1000)
             metrics.billed_gb_seconds.labels(*labels).inc(
                 limits.billed_gb_seconds(duration_ms=duration_ms, memory_mb=memory_mb)
             )
-        init_ms = result.number("X-Kubefn-Init-Duration-Ms")
+        init_ms = result.number(protocol.INIT_DURATION_MS)
         if init_ms is not None:
             metrics.cold_starts.labels(*labels).inc()
             metrics.init_duration.labels(*labels).observe(init_ms / 1000)

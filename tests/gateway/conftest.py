@@ -13,12 +13,12 @@ import pytest
 import redis.asyncio as aioredis
 from aiohttp import web
 from botocore.config import Config
-from kubefn_gateway.app import PLATFORM, Platform, create_app
-from kubefn_gateway.settings import GatewaySettings
 
 from kubefn import config
 from kubefn.function import KIND, compile_function
 from kubefn.redisserver import EmbeddedRedis
+from kubefn_gateway.app import PLATFORM, Platform, create_app
+from kubefn_gateway.settings import GatewaySettings
 
 T = TypeVar("T")
 

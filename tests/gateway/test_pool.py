@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+
 from kubefn_gateway.instance import Instance
 from kubefn_gateway.pool import AtCapacity, InstancePool
 

@@ -15,9 +15,9 @@ from typing import Any, TypeVar
 import kmock
 import kopf
 import redis.asyncio as aioredis
-from kubefn_operator import objects, wiring
 
 from kubefn import config
+from kubefn_operator import objects, wiring
 
 T = TypeVar("T")
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from kubefn_operator import cluster, objects
 
 REPO = Path(__file__).resolve().parents[2]

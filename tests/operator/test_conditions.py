@@ -6,6 +6,7 @@ import datetime
 from typing import Any
 
 import pytest
+
 from kubefn_operator import conditions
 
 T0 = datetime.datetime(2024, 5, 1, 12, 0, 0, tzinfo=datetime.UTC)

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 import redis
-from kubefn_operator import loader
 
 from kubefn import codebundle, config
 from kubefn.redisserver import EmbeddedRedis
+from kubefn_operator import loader
 
 FILES = {"app.py": b"def handler(e, c): return 1\n", "lib/util.py": b"X = 2\n"}
 

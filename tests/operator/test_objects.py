@@ -8,10 +8,10 @@ import re
 from typing import Any
 
 import pytest
-from kubefn_operator import objects
-from kubefn_runtime.config import InstanceConfig
 
 from kubefn.function import CompiledFunction, compile_function
+from kubefn_operator import objects
+from kubefn_runtime.config import InstanceConfig
 
 INSTALLATION = objects.Installation(
     redis_url="redis://redis:6379/0",

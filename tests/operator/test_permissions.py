@@ -6,8 +6,8 @@ grant it never uses is privilege it does not need.
 from __future__ import annotations
 
 import kmock
-from kubefn_operator import cluster
 
+from kubefn_operator import cluster
 from tests.operator.apiserver import CONFIG_MAPS, FUNCTIONS, Api, Operator, eventually
 
 _VERBS = {

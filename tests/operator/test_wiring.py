@@ -5,6 +5,7 @@ from __future__ import annotations
 import kopf
 import kubernetes.client
 import pytest
+
 from kubefn_operator import cluster, wiring
 
 

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-import kubefn_runtime
 import pytest
+
+import kubefn_runtime
 
 FUNCTIONS = Path(__file__).resolve().parent / "functions"
 _RUNTIME_PARENT = str(Path(kubefn_runtime.__file__).resolve().parent.parent)

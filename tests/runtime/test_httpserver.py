@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
+
 from kubefn_runtime.httpserver import Request, Response, Router, Server
 
 

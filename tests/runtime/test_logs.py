@@ -6,6 +6,7 @@ import base64
 import signal
 
 import pytest
+
 from kubefn_runtime import logs
 from kubefn_runtime.protocol import LOG_TAIL_BYTES, describe_exit
 
