@@ -10,14 +10,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 
 import aiohttp
 import redis.asyncio as aioredis
+import redis.exceptions
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from kubefn import config, limits
+from kubefn import config, limits, observed
 from kubefn.function import KIND
 from kubefn_gateway.catalog import Catalog
 from kubefn_gateway.invoke_api import InvokeApi
@@ -67,6 +69,7 @@ class Platform:
                 name="config-follower",
             ),
             asyncio.create_task(self.catalog.run_reaper(), name="idle-reaper"),
+            asyncio.create_task(self._report_observations(), name="observation-reporter"),
         ]
         try:
             yield
@@ -81,6 +84,20 @@ class Platform:
             if self._session is not None:
                 await self._session.close()
             await self.redis.aclose()
+
+    async def _report_observations(self) -> None:
+        """Tell the control plane what runs here, for the functions' status."""
+        while True:
+            try:
+                await observed.report(
+                    self.redis,
+                    kind=KIND,
+                    replica=self.settings.replica,
+                    observations=self.catalog.observations(now=time.time()),
+                )
+            except (redis.exceptions.RedisError, OSError) as exc:
+                log.warning("cannot report observations: %s", exc)
+            await asyncio.sleep(self.settings.report_seconds)  # the report period
 
 
 PLATFORM: web.AppKey[Platform] = web.AppKey("platform")

@@ -7,12 +7,13 @@ pool drains (in-flight invocations finish on the old version), then goes away.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from kubefn import config
+from kubefn import config, observed
 from kubefn.function import KIND
 from kubefn_gateway.instance import Instance
 from kubefn_gateway.metrics import PoolCounts
@@ -46,6 +47,7 @@ class Catalog:
         self.loaded = asyncio.Event()
         self.config_version = -1
         self._applied = asyncio.Condition()
+        self._cold_starts: dict[str, float] = {}
 
     def get(self, key: str) -> Served | None:
         return self._current.get(key)
@@ -59,6 +61,29 @@ class Catalog:
             yield PoolCounts(
                 served.version.namespace, served.version.name, pool.starting, pool.idle, pool.busy
             )
+
+    def cold_started(self, key: str, *, at: float) -> None:
+        """Remember when `key` last paid for an init (for its status)."""
+        self._cold_starts[key] = at
+
+    def observations(self, *, now: float) -> dict[str, observed.Observation]:
+        """This replica's view of every function it serves, old revisions' instances included."""
+        views: dict[str, observed.Observation] = {}
+        for served in (*self._current.values(), *self._retired):
+            key, pool = served.version.key, served.pool
+            current = self._current.get(key)
+            before = views.get(key) or observed.Observation(
+                at=now,
+                revision=current.version.revision if current else served.version.revision,
+                last_cold_start=self._cold_starts.get(key),
+            )
+            views[key] = dataclasses.replace(
+                before,
+                starting=before.starting + pool.starting,
+                idle=before.idle + pool.idle,
+                busy=before.busy + pool.busy,
+            )
+        return views
 
     async def apply(self, snapshot: config.Snapshot) -> None:
         """Bring the served versions in line with a config snapshot."""

@@ -10,6 +10,7 @@ import base64
 import binascii
 import json
 import logging
+import time
 import uuid
 from typing import TYPE_CHECKING
 
@@ -148,10 +149,12 @@ class InvokeApi:
             raise
         finally:
             pool.release(instance, healthy=healthy)
-        self._record(result, labels=labels, memory_mb=version.memory_mb)
+        self._record(result, key=version.key, labels=labels, memory_mb=version.memory_mb)
         return result
 
-    def _record(self, result: InvokeResult, *, labels: tuple[str, str], memory_mb: int) -> None:
+    def _record(
+        self, result: InvokeResult, *, key: str, labels: tuple[str, str], memory_mb: int
+    ) -> None:
         metrics = self._metrics
         metrics.invocations.labels(*labels, result.outcome).inc()
         duration_ms = result.number(protocol.DURATION_MS)
@@ -162,6 +165,7 @@ class InvokeApi:
             )
         init_ms = result.number(protocol.INIT_DURATION_MS)
         if init_ms is not None:
+            self._catalog.cold_started(key, at=time.time())
             metrics.cold_starts.labels(*labels).inc()
             metrics.init_duration.labels(*labels).observe(init_ms / 1000)
 

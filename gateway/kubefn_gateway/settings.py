@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+import socket
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from kubefn import limits
@@ -23,6 +25,9 @@ class GatewaySettings:
     """Bound on one function's instances when it has no reserved concurrency."""
     account_concurrency: int = limits.ACCOUNT_CONCURRENCY
     config_poll_seconds: float = 2.0
+    report_seconds: float = 5.0
+    """How often this replica reports what it observes (instances, cold starts) to Redis."""
+    replica: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
     start_timeout_seconds: float = 60.0
     """How long a cold start (process start + init) may take before it fails."""
 

@@ -18,7 +18,7 @@ import kopf
 import kubernetes.client
 from kubernetes.client.exceptions import ApiException
 
-from kubefn.resources import FUNCTION, GROUP
+from kubefn.resources import FUNCTION, GROUP, VERSION
 
 FIELD_MANAGER = "kubefn-operator"
 USER_AGENT = "kubefn-operator"
@@ -133,6 +133,23 @@ class Cluster:
             await asyncio.to_thread(
                 create, namespace=namespace, body=body, field_manager=FIELD_MANAGER
             )
+
+    async def patch_function_status(
+        self, *, namespace: str, name: str, status: Mapping[str, Any]
+    ) -> None:
+        """Merge `status` into a Function's status (for what Kopf's handlers do not patch)."""
+        api = kubernetes.client.CustomObjectsApi(self.client)
+        await asyncio.to_thread(
+            api.patch_namespaced_custom_object_status,
+            group=GROUP,
+            version=VERSION,
+            namespace=namespace,
+            plural=FUNCTION.plural,
+            name=name,
+            body={"status": dict(status)},
+            field_manager=FIELD_MANAGER,
+            _content_type=MERGE_PATCH,
+        )
 
     def _calls(self, kind: str) -> tuple[Callable[..., Any], Callable[..., Any]]:
         if kind == "Deployment":

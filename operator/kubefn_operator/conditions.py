@@ -10,6 +10,8 @@ import datetime
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from kubefn import observed
+
 READY = "Ready"
 
 # Reasons of the Ready condition (CamelCase, as Kubernetes reasons are).
@@ -61,3 +63,14 @@ def with_condition(
     }
     others = [dict(c) for c in conditions or () if c.get("type") != kind]
     return [*others, condition]
+
+
+def observed_view(summary: observed.Summary) -> dict[str, Any]:
+    """The status fields a user reads to see a Function run: instances, last cold start."""
+    last = summary.last_cold_start
+    return {
+        "instances": summary.instances,
+        "lastColdStart": None
+        if last is None
+        else timestamp(datetime.datetime.fromtimestamp(last, datetime.UTC)),
+    }

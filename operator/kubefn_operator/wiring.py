@@ -18,6 +18,7 @@ import redis.asyncio as aioredis
 from kubefn.resources import GROUP
 from kubefn_operator import cluster, objects
 from kubefn_operator import handlers as handlers  # importing it registers the handlers
+from kubefn_operator import observer as observer  # and the status observer
 
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"
 _VERSION = importlib.metadata.version("kubefn")
@@ -30,6 +31,8 @@ class Config:
     installation: objects.Installation
     retry_seconds: float = 10.0
     """How soon to retry what may heal by itself: a ConfigMap not created yet, Redis down."""
+    observe_seconds: float = 10.0
+    """How often each Function's status takes in what the gateways observe."""
     connection: kopf.ConnectionInfo | None = None
     """Where the API server is; None logs in as kubectl does (in-cluster, then kubeconfig)."""
 
@@ -48,6 +51,7 @@ class Config:
                 account_id=get("KUBEFN_ACCOUNT_ID", "000000000000"),
             ),
             retry_seconds=float(get("KUBEFN_RETRY_SECONDS", "10")),
+            observe_seconds=float(get("KUBEFN_OBSERVE_SECONDS", "10")),
         )
 
 

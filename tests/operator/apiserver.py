@@ -183,6 +183,7 @@ class Operator:
                 loader_image="kubefn-operator:test",
             ),
             retry_seconds=0.2,
+            observe_seconds=0.2,
             connection=kopf.ConnectionInfo(server=api_url, insecure=True),
         )
         self._thread: threading.Thread | None = None

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import io
+import time
 import zipfile
 from typing import Any
 
 import redis.asyncio as aioredis
 
-from kubefn import config
+from kubefn import config, observed
 from kubefn.redisserver import EmbeddedRedis
 from tests.operator.apiserver import (
     CONFIG_MAPS,
@@ -194,3 +195,29 @@ async def test_a_function_waits_for_redis(
     redis_server.start()
     await eventually(lambda: api.status("hello", generation=1, ready="True"), what="Ready=True")
     assert "default/hello" in await published(redis_client)
+
+
+async def test_status_shows_what_the_gateways_observe(
+    api: Api, operator: Operator, redis_client: aioredis.Redis
+) -> None:
+    await api.create_function("hello", HELLO)
+    await eventually(lambda: api.status("hello", generation=1, ready="True"), what="Ready=True")
+    now = time.time()
+    for replica, idle in (("gw-a", 2), ("gw-b", 1)):
+        await observed.report(
+            redis_client,
+            kind="Function",
+            replica=replica,
+            observations={
+                "default/hello": observed.Observation(
+                    at=now, revision=1, idle=idle, busy=1, last_cold_start=1_700_000_000.0
+                )
+            },
+        )
+
+    def shown() -> dict[str, Any] | None:
+        status = (api.get(FUNCTIONS, "hello") or {}).get("status") or {}
+        return status if status.get("instances") == 5 else None
+
+    status = await eventually(shown, what="status.instances == 5")
+    assert status["lastColdStart"] == "2023-11-14T22:13:20Z"
