@@ -7,7 +7,9 @@ the same objects, so applying them again changes nothing.
 Replicas start at 0 and belong to the gateway's autoscaler from then on (it scales
 through the scale subresource), so `without_replicas` is what later updates apply.
 The headless Service gives the gateway one EndpointSlice per function, listing the
-instances that are ready.
+instances that are ready. Each pod carries its revision as a label, so the gateway
+hands a version only its own pods while a rollout replaces them; the selector is
+the function's label alone, since a Deployment's selector cannot change.
 
 Every instance runs the runtime agent. A code bundle is copied from Redis by an
 init container; a function packaged as an image brings its code in /var/task and
@@ -16,7 +18,6 @@ is built FROM the runtime image, as Lambda's container images build FROM AWS's.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from collections.abc import Mapping
@@ -24,10 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubefn.function import CompiledFunction
-
-FUNCTION_LABEL = "kubefn.io/function"
-REVISION_ANNOTATION = "kubefn.io/revision"
-NAME_PREFIX = "kubefn-fn-"
+from kubefn.naming import FUNCTION_LABEL, PORT_NAME, REVISION_LABEL, workload_name
 
 AGENT_PORT = 8080
 AGENT_COMMAND = ("python", "-m", "kubefn_runtime.agent")
@@ -46,9 +44,6 @@ MB_PER_VCPU = 1769
 TERMINATION_GRACE_SECONDS = 10
 """Beyond the function's timeout, so an invocation in flight may finish on scale-in."""
 
-_DNS_LABEL_MAX = 63
-_HASH_CHARS = 8
-
 
 @dataclass(frozen=True, kw_only=True)
 class Installation:
@@ -61,20 +56,6 @@ class Installation:
     pull_policy: str = "IfNotPresent"
     region: str = "us-east-1"
     account_id: str = "000000000000"
-
-
-def workload_name(function: str) -> str:
-    """The name of a function's Deployment and Service.
-
-    A Service name is a DNS label (at most 63 characters), so a long function name
-    is cut and given a hash of the whole name to stay unique.
-    """
-    name = f"{NAME_PREFIX}{function}"
-    if len(name) <= _DNS_LABEL_MAX:
-        return name
-    digest = hashlib.sha256(function.encode()).hexdigest()[:_HASH_CHARS]
-    head = name[: _DNS_LABEL_MAX - _HASH_CHARS - 1].rstrip("-")
-    return f"{head}-{digest}"
 
 
 def labels(function: str) -> dict[str, str]:
@@ -168,9 +149,9 @@ def _agent(
         "env": [
             {"name": POD_NAME_VARIABLE, "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}
         ],
-        "ports": [{"name": "http", "containerPort": AGENT_PORT, "protocol": "TCP"}],
+        "ports": [{"name": PORT_NAME, "containerPort": AGENT_PORT, "protocol": "TCP"}],
         "readinessProbe": {
-            "httpGet": {"path": "/kubefn/healthz", "port": "http"},
+            "httpGet": {"path": "/kubefn/healthz", "port": PORT_NAME},
             "periodSeconds": 1,  # a cold start waits for readiness
         },
         "resources": {
@@ -220,10 +201,7 @@ def deployment(
             "revisionHistoryLimit": 2,
             "selector": {"matchLabels": {FUNCTION_LABEL: compiled.name}},
             "template": {
-                "metadata": {
-                    "labels": labels(compiled.name),
-                    "annotations": {REVISION_ANNOTATION: str(revision)},
-                },
+                "metadata": {"labels": {**labels(compiled.name), REVISION_LABEL: str(revision)}},
                 "spec": {
                     "automountServiceAccountToken": False,  # function code gets no API access
                     "enableServiceLinks": False,  # nor other services' variables in its env
@@ -264,7 +242,7 @@ def service(compiled: CompiledFunction, *, owner: Mapping[str, Any]) -> dict[str
             "clusterIP": "None",
             "selector": {FUNCTION_LABEL: compiled.name},
             "ports": [
-                {"name": "http", "port": AGENT_PORT, "targetPort": "http", "protocol": "TCP"}
+                {"name": PORT_NAME, "port": AGENT_PORT, "targetPort": PORT_NAME, "protocol": "TCP"}
             ],
         },
     }

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from kubefn import naming
 from kubefn.function import CompiledFunction, compile_function
 from kubefn_operator import objects
 from kubefn_runtime.config import InstanceConfig
@@ -67,23 +68,6 @@ def agent_config(deployment: dict[str, Any], *, pod_name: str = "pod-1") -> dict
     argument = command[command.index("--config") + 1]
     config: dict[str, Any] = json.loads(expand(argument, {objects.POD_NAME_VARIABLE: pod_name}))
     return config
-
-
-@pytest.mark.parametrize(
-    ("function", "expected"),
-    [
-        pytest.param("hello", "kubefn-fn-hello", id="short"),
-        pytest.param("a" * 53, "kubefn-fn-" + "a" * 53, id="fits-exactly"),
-        pytest.param("a" * 54, "kubefn-fn-" + "a" * 44 + "-a3f01b69", id="cut-and-hashed"),
-    ],
-)
-def test_workload_names_are_dns_labels(function: str, expected: str) -> None:
-    assert objects.workload_name(function) == expected
-    assert len(objects.workload_name(function)) <= 63
-
-
-def test_long_names_stay_distinct() -> None:
-    assert objects.workload_name("a" * 60 + "x") != objects.workload_name("a" * 60 + "y")
 
 
 @pytest.mark.parametrize(
@@ -162,8 +146,8 @@ def test_the_agent_gets_its_instance_config() -> None:
     ],
 )
 def test_variables_reach_the_function_as_written(value: str) -> None:
-    config = agent_config(deployment(compiled(environment={"V": value})))
-    assert (config["environment"], config["instanceId"]) == ({"V": value}, "pod-1")
+    config = agent_config(deployment(compiled(environment={"VAR": value})))
+    assert (config["environment"], config["instanceId"]) == ({"VAR": value}, "pod-1")
 
 
 def test_every_container_runs_unprivileged() -> None:
@@ -190,6 +174,17 @@ def test_a_new_revision_changes_the_pod_template() -> None:
     )
 
 
+def test_every_pod_is_labelled_with_its_revision() -> None:
+    template = deployment(compiled(), revision=7)["spec"]["template"]
+    assert template["metadata"]["labels"][naming.REVISION_LABEL] == "7"
+
+
+def test_the_selector_spans_revisions() -> None:
+    """A Deployment's selector is immutable; a new revision rolls the same Deployment."""
+    selector = deployment(compiled(), revision=7)["spec"]["selector"]["matchLabels"]
+    assert selector == {naming.FUNCTION_LABEL: "hello"}
+
+
 def test_the_deployment_starts_at_zero_and_leaves_scale_to_the_autoscaler() -> None:
     body = deployment(compiled())
     original = copy.deepcopy(body)
@@ -213,13 +208,13 @@ def test_owned_objects_point_at_their_function() -> None:
                 "blockOwnerDeletion": True,
             }
         ]
-        assert owned["metadata"]["labels"][objects.FUNCTION_LABEL] == "hello"
+        assert owned["metadata"]["labels"][naming.FUNCTION_LABEL] == "hello"
 
 
 def test_the_service_is_headless_over_the_function_pods() -> None:
     service = objects.service(compiled(), owner=OWNER)
     assert service["spec"]["clusterIP"] == "None"
-    assert service["spec"]["selector"] == {objects.FUNCTION_LABEL: "hello"}
+    assert service["spec"]["selector"] == {naming.FUNCTION_LABEL: "hello"}
     assert deployment(compiled())["spec"]["selector"]["matchLabels"] == service["spec"]["selector"]
 
 
