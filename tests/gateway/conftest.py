@@ -94,6 +94,7 @@ def gateway_settings(redis_server: EmbeddedRedis, tmp_path: Path) -> GatewaySett
         redis_url=redis_server.url,
         state_dir=tmp_path / "state",
         config_poll_seconds=0.2,
+        report_seconds=0.1,
         idle_seconds=600,
     )
 
