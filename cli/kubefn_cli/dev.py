@@ -82,7 +82,7 @@ async def _serve(
         loop.add_signal_handler(sig, stop.set)
     client = aioredis.Redis.from_url(redis_url)
     app = create_app(settings)
-    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=10)
     try:
         signature = _signature(folder)
         announcements = await sync(client, folder=folder, announce=False)

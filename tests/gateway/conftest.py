@@ -104,7 +104,7 @@ async def gateway(
     gateway_settings: GatewaySettings, redis_client: aioredis.Redis
 ) -> AsyncIterator[Gateway]:
     app = create_app(gateway_settings)
-    runner = web.AppRunner(app, access_log=None)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=5)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
