@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,7 +104,16 @@ def gateway_settings(redis_server: EmbeddedRedis, tmp_path: Path) -> GatewaySett
 async def gateway(
     gateway_settings: GatewaySettings, redis_client: aioredis.Redis
 ) -> AsyncIterator[Gateway]:
-    app = create_app(gateway_settings)
+    async with running_gateway(gateway_settings, redis_client) as gateway:
+        yield gateway
+
+
+@contextlib.asynccontextmanager
+async def running_gateway(
+    settings: GatewaySettings, redis_client: aioredis.Redis
+) -> AsyncIterator[Gateway]:
+    """A gateway serving on a free loopback port until the block ends."""
+    app = create_app(settings)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=5)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

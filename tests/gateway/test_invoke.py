@@ -7,12 +7,16 @@ import base64
 import json
 import os
 import signal
+from pathlib import Path
 
 import botocore.exceptions
 import pytest
+import redis.asyncio as aioredis
 
 from kubefn import limits
-from tests.gateway.conftest import Gateway
+from kubefn.redisserver import EmbeddedRedis
+from kubefn_gateway.settings import GatewaySettings
+from tests.gateway.conftest import Gateway, running_gateway
 
 HELLO = {
     "app.py": (
@@ -346,3 +350,19 @@ async def test_event_invocations_are_refused_clearly_for_now(gateway: Gateway) -
     with pytest.raises(botocore.exceptions.ClientError) as caught:
         await gateway.call(client.invoke, FunctionName="hello", InvocationType="Event")
     assert "Event" in caught.value.response["Error"]["Message"]
+
+
+async def test_the_idle_reaper_scales_to_zero_on_its_own(
+    redis_server: EmbeddedRedis, redis_client: aioredis.Redis, tmp_path: Path
+) -> None:
+    settings = GatewaySettings(
+        redis_url=redis_server.url, state_dir=tmp_path / "state", idle_seconds=0.2
+    )
+    async with running_gateway(settings, redis_client) as gateway:
+        await gateway.deploy("hello", files=HELLO)
+        client = gateway.lambda_client()
+        await gateway.call(client.invoke, FunctionName="hello")
+        pool = gateway.platform.catalog.get("default/hello").pool  # type: ignore[union-attr]
+        await gateway.until(lambda: pool.total == 0)
+        again = await gateway.call(client.invoke, FunctionName="hello", LogType="Tail")
+        assert "Init Duration" in base64.b64decode(again["LogResult"]).decode()
