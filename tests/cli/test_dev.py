@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -18,7 +20,8 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from kubefn.redisserver import free_port
+from kubefn import config
+from kubefn.redisserver import EmbeddedRedis, free_port
 from tests.conftest import REPO
 
 KUBEFN = [sys.executable, "-m", "kubefn_cli.main"]
@@ -94,12 +97,15 @@ def _wait_gone(pids: set[int], *, timeout: float = 15) -> set[int]:
     return _alive(pids)
 
 
-@pytest.fixture
-def dev(tmp_path: Path) -> Iterator[Dev]:
+@contextlib.contextmanager
+def running_dev(tmp_path: Path, *, redis_url: str | None = None) -> Iterator[Dev]:
+    """`kubefn dev` on a copy of examples/, until the block ends (then SIGTERM)."""
     folder = tmp_path / "examples"
     shutil.copytree(REPO / "examples", folder)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    if redis_url is not None:
+        env["REDIS_URL"] = redis_url
     process = subprocess.Popen(
         [*KUBEFN, "dev", str(folder), "--port", str(port),
          "--state-dir", str(tmp_path / "state"), "--watch-interval", "0.2"],
@@ -121,6 +127,12 @@ def dev(tmp_path: Path) -> Iterator[Dev]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+@pytest.fixture
+def dev(tmp_path: Path) -> Iterator[Dev]:
+    with running_dev(tmp_path) as handle:
+        yield handle
 
 
 def test_examples_answer_through_boto3(dev: Dev) -> None:
@@ -199,3 +211,22 @@ def test_sigkill_leaves_no_orphans(dev: Dev) -> None:
     dev.process.kill()
     dev.process.wait()
     assert _wait_gone(children) == set()
+
+
+def test_redis_url_selects_an_external_server(tmp_path: Path, redis_server: EmbeddedRedis) -> None:
+    with running_dev(tmp_path, redis_url=redis_server.url) as dev:
+        assert redis_server.url in dev.lines[-1]
+        assert not (tmp_path / "state" / "redis").exists()  # no embedded server was started
+        body = json.loads(dev.lambda_client().invoke(FunctionName="hello")["Payload"].read())
+        assert body["message"] == "Hello, world!"
+    published = asyncio.run(_published_keys(redis_server))
+    assert {"default/hello", "default/raises", "default/slow-init", "default/provided"} <= published
+
+
+async def _published_keys(server: EmbeddedRedis) -> set[str]:
+    client = server.client()
+    try:
+        snapshot = await config.snapshot(client, kinds=("Function",))
+    finally:
+        await client.aclose()
+    return set(snapshot.resources["Function"])
