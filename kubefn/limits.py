@@ -37,9 +37,6 @@ LOG_TAIL_BYTES: Final = 4 * 1024
 """What `X-Amz-Log-Type: Tail` returns: the last 4 KB of the invocation's log."""
 
 
-def billed_gb_seconds(*, duration_ms: float, memory_mb: int) -> float:
-    """Lambda's pricing unit: duration rounded up to 1 ms, times memory in GB."""
-    import math
-
-    billed_ms = max(1, math.ceil(duration_ms))
+def gb_seconds(*, billed_ms: float, memory_mb: int) -> float:
+    """Lambda's pricing unit: billed duration (the runtime rounds it) times memory in GB."""
     return billed_ms / 1000.0 * memory_mb / 1024.0

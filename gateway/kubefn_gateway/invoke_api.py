@@ -160,8 +160,10 @@ class InvokeApi:
         duration_ms = result.number(protocol.DURATION_MS)
         if duration_ms is not None:
             metrics.duration.labels(*labels).observe(duration_ms / 1000)
+        billed_ms = result.number(protocol.BILLED_DURATION_MS)
+        if billed_ms is not None:
             metrics.billed_gb_seconds.labels(*labels).inc(
-                limits.billed_gb_seconds(duration_ms=duration_ms, memory_mb=memory_mb)
+                limits.gb_seconds(billed_ms=billed_ms, memory_mb=memory_mb)
             )
         init_ms = result.number(protocol.INIT_DURATION_MS)
         if init_ms is not None:
