@@ -26,6 +26,8 @@ from typing import Any
 import redis.asyncio as aioredis
 import redis.exceptions
 
+from kubefn import aio
+
 log = logging.getLogger(__name__)
 
 PREFIX = "kubefn:{config}"
@@ -195,6 +197,8 @@ async def follow(
     pubsub = client.pubsub()
     subscribed = False
     while True:
+        if aio.cancel_requested():  # redis-py's get_message may swallow a cancellation
+            raise asyncio.CancelledError
         try:
             if not subscribed:
                 await pubsub.subscribe(CHANNEL)
@@ -210,6 +214,8 @@ async def follow(
         except asyncio.CancelledError:
             raise
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError) as exc:
+            if aio.cancel_requested():
+                raise asyncio.CancelledError from exc
             log.warning("config: lost Redis (%s); retrying", exc)
             subscribed = False
             try:

@@ -19,9 +19,10 @@ import redis.exceptions
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from kubefn import config, limits, observed
+from kubefn import aio, config, limits, observed
 from kubefn.function import KIND
 from kubefn_gateway.catalog import Catalog
+from kubefn_gateway.functions_api import FunctionsApi
 from kubefn_gateway.invoke_api import InvokeApi
 from kubefn_gateway.metrics import Metrics
 from kubefn_gateway.providers import Provider
@@ -87,7 +88,7 @@ class Platform:
 
     async def _report_observations(self) -> None:
         """Tell the control plane what runs here, for the functions' status."""
-        while True:
+        while not aio.cancel_requested():
             try:
                 await observed.report(
                     self.redis,
@@ -96,6 +97,8 @@ class Platform:
                     observations=self.catalog.observations(now=time.time()),
                 )
             except (redis.exceptions.RedisError, OSError) as exc:
+                if aio.cancel_requested():
+                    raise asyncio.CancelledError from exc
                 log.warning("cannot report observations: %s", exc)
             await asyncio.sleep(self.settings.report_seconds)  # the report period
 
@@ -112,6 +115,7 @@ def create_app(settings: GatewaySettings) -> web.Application:
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/metrics", _metrics)
     app.router.add_routes(InvokeApi(platform=platform).routes())
+    app.router.add_routes(FunctionsApi(platform=platform).routes())
     return app
 
 

@@ -95,7 +95,7 @@ class InvokeApi:
         )
 
     def _resolve(self, name: str, qualifier: str | None) -> Served:
-        key, qualifier = _function_key(name, qualifier, default_namespace=self._settings.namespace)
+        key, qualifier = function_key(name, qualifier, default_namespace=self._settings.namespace)
         served = self._catalog.get(key)
         arn = (
             f"arn:aws:lambda:{self._settings.region}:{self._settings.account_id}"
@@ -172,7 +172,7 @@ class InvokeApi:
             metrics.init_duration.labels(*labels).observe(init_ms / 1000)
 
 
-def _function_key(
+def function_key(
     name: str, qualifier: str | None, *, default_namespace: str
 ) -> tuple[str, str | None]:
     """'name', 'name:qualifier', a function ARN, or 'namespace/name' -> (key, qualifier)."""

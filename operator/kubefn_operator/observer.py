@@ -17,7 +17,7 @@ import kopf
 import redis.exceptions
 from kubernetes.client.exceptions import ApiException
 
-from kubefn import config, function, observed
+from kubefn import aio, config, function, observed
 from kubefn_operator import conditions
 from kubefn_operator.cluster import Cluster
 
@@ -42,10 +42,12 @@ async def observe(memo: kopf.Memo) -> None:
     """Every `observe_seconds`, bring each published Function's status up to date."""
     cluster: Cluster = memo.cluster
     shown: dict[str, dict[str, Any]] = {}
-    while True:
+    while not aio.cancel_requested():
         try:
             await _once(memo, cluster=cluster, shown=shown)
         except (redis.exceptions.RedisError, OSError) as exc:
+            if aio.cancel_requested():
+                raise asyncio.CancelledError from exc
             log.warning("cannot read what the gateways observe: %s", exc)
         await asyncio.sleep(memo.config.observe_seconds)  # the observation period
 
