@@ -37,6 +37,9 @@ class InstanceConfig:
     account_id: str = "000000000000"
     instance_id: str = ""
     log_prefix: str = ""
+    inherit_environment: bool = False
+    """Pass the agent's own environment on to the function (kubefn-rie, like a container's
+    environment). Off on the platform: a function never sees the platform's variables."""
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> InstanceConfig:
@@ -57,6 +60,7 @@ class InstanceConfig:
             "account_id": _get(data, "accountId", str, cls.account_id),
             "instance_id": _get(data, "instanceId", str, cls.instance_id),
             "log_prefix": _get(data, "logPrefix", str, cls.log_prefix),
+            "inherit_environment": _get(data, "inheritEnvironment", bool, cls.inherit_environment),
         }
         command = _get(data, "command", list, None)
         if command is not None:
@@ -109,17 +113,23 @@ class InstanceConfig:
         return env
 
     def process_environment(self, *, runtime_api: str | None = None) -> dict[str, str]:
-        """The whole environment of a function process: ours, the user's, then Lambda's.
+        """The whole environment of a function process: a base, the user's, then Lambda's.
 
-        The platform interpreter's folder comes first on PATH, so `python` in a
-        command means the interpreter running kubefn (and its installed packages).
+        The base is the agent's own environment only when `inherit_environment`;
+        otherwise just what a Lambda function finds (PATH, LANG). The platform
+        interpreter's folder comes first on PATH, so `python` in a command means
+        the interpreter running kubefn (and its installed packages).
         """
-        env = {**os.environ, **self.environment, **self.lambda_environment()}
+        base = dict(os.environ) if self.inherit_environment else dict(_BASE_ENVIRONMENT)
+        env = {**base, **self.environment, **self.lambda_environment()}
         if runtime_api is not None:
             env["AWS_LAMBDA_RUNTIME_API"] = runtime_api
         bin_dir = os.path.dirname(sys.executable)
         env["PATH"] = os.pathsep.join([bin_dir, env.get("PATH", os.defpath)])
         return env
+
+
+_BASE_ENVIRONMENT = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
 
 
 def _get(data: Mapping[str, Any], key: str, kind: Any, *default: Any) -> Any:
@@ -128,6 +138,6 @@ def _get(data: Mapping[str, Any], key: str, kind: Any, *default: Any) -> Any:
             return default[0]
         raise ConfigError(f"{key} is required")
     value = data[key]
-    if not isinstance(value, kind) or isinstance(value, bool):
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
         raise ConfigError(f"{key} has the wrong type (got {value!r})")
     return value

@@ -127,8 +127,9 @@ def _unbuffered(fd: int) -> io.TextIOWrapper:
 
 
 def _enter(config: InstanceConfig) -> None:
+    environment = config.process_environment()  # reads the inherited environment first
     os.environ.clear()
-    os.environ.update(config.process_environment())
+    os.environ.update(environment)
     time.tzset()
     os.chdir(config.code_dir)
     sys.path.insert(0, config.code_dir)

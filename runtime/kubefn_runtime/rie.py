@@ -51,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
                 "memoryMB": int(env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "3008")),
                 "timeoutSeconds": int(env.get("AWS_LAMBDA_FUNCTION_TIMEOUT", "300")),
                 "region": env.get("AWS_REGION", "us-east-1"),
+                "inheritEnvironment": True,
             }
         )
     except (ConfigError, ValueError) as exc:

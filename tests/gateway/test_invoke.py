@@ -45,6 +45,22 @@ async def test_invoke_returns_the_handler_result(gateway: Gateway) -> None:
     assert (body["fn"], body["memory"], body["env"]) == ("hello", "128", "blue")
 
 
+async def test_a_function_never_sees_the_platforms_environment(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PLATFORM_SECRET", "s3cret")  # the runtime template starts after this
+    await gateway.deploy(
+        "env",
+        environment={"MINE": "yes"},
+        files={"app.py": "import os\ndef handler(e, c):\n    return dict(os.environ)\n"},
+    )
+    client = gateway.lambda_client()
+    seen = _payload(await gateway.call(client.invoke, FunctionName="env"))
+    assert isinstance(seen, dict)
+    assert "PLATFORM_SECRET" not in seen
+    assert (seen["MINE"], seen["AWS_LAMBDA_FUNCTION_NAME"]) == ("yes", "env")
+
+
 async def test_function_error_answers_200_with_the_error_object(gateway: Gateway) -> None:
     await gateway.deploy(
         "raises",

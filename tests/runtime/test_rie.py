@@ -101,6 +101,14 @@ def test_rie_runs_kubefn_python_runtime_with_handler_option(server: Server) -> N
     assert "echo got {'k': 1}" in answer.log
 
 
+def test_rie_passes_its_environment_to_the_function_as_a_container_would(
+    server: Server,
+) -> None:
+    env = {**os.environ, "GREETING": "hello from the caller"}
+    _, client = server(RIE, "--port", "0", "--handler", "handlers.echo", env=env)
+    assert client.invoke({}).json()["env"]["GREETING"] == "hello from the caller"
+
+
 def test_agent_runs_standalone(server: Server) -> None:
     config = json.dumps(instance_config("handlers.echo"))
     command = (sys.executable, "-m", "kubefn_runtime.agent", "--config", config, "--port", "0")
