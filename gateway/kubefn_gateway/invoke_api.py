@@ -20,6 +20,7 @@ from kubefn import limits
 from kubefn_gateway import awserrors
 from kubefn_gateway.catalog import Served
 from kubefn_gateway.instance import InstanceLost, InvokeResult
+from kubefn_gateway.metrics import FunctionSeries
 from kubefn_gateway.pool import AtCapacity
 from kubefn_gateway.providers.template import TemplateError
 from kubefn_runtime import protocol
@@ -111,12 +112,12 @@ class InvokeApi:
         self, served: Served, *, payload: bytes, headers: dict[str, str]
     ) -> InvokeResult:
         version, pool = served.version, served.pool
-        labels = (version.namespace, version.name)
+        series = self._metrics.function(namespace=version.namespace, name=version.name)
         wait = self._settings.start_timeout_seconds + version.timeout_seconds
         try:
             instance = await pool.acquire(timeout=wait)
         except AtCapacity:
-            self._metrics.invocations.labels(*labels, "throttled").inc()
+            series.invocations("throttled").inc()
             reserved = version.spec.get("reservedConcurrency") is not None
             raise awserrors.TooManyRequests(
                 "Rate Exceeded.",
@@ -125,7 +126,7 @@ class InvokeApi:
                 else "ConcurrentInvocationLimitExceeded",
             ) from None
         except TimeoutError:
-            self._metrics.invocations.labels(*labels, "throttled").inc()
+            series.invocations("throttled").inc()
             raise awserrors.TooManyRequests(
                 f"No instance of {version.name} became free within {wait:.0f} seconds",
                 reason="ConcurrentInvocationLimitExceeded",
@@ -139,7 +140,7 @@ class InvokeApi:
             )
             healthy = True
         except InstanceLost as exc:
-            self._metrics.invocations.labels(*labels, "crash").inc()
+            series.invocations("crash").inc()
             log.warning("%s: %s", version.key, exc)
             raise awserrors.InstanceFailed(
                 f"The instance running {version.name} stopped during the invocation"
@@ -149,27 +150,26 @@ class InvokeApi:
             raise
         finally:
             pool.release(instance, healthy=healthy)
-        self._record(result, key=version.key, labels=labels, memory_mb=version.memory_mb)
+        self._record(result, key=version.key, series=series, memory_mb=version.memory_mb)
         return result
 
     def _record(
-        self, result: InvokeResult, *, key: str, labels: tuple[str, str], memory_mb: int
+        self, result: InvokeResult, *, key: str, series: FunctionSeries, memory_mb: int
     ) -> None:
-        metrics = self._metrics
-        metrics.invocations.labels(*labels, result.outcome).inc()
+        series.invocations(result.outcome).inc()
         duration_ms = result.number(protocol.DURATION_MS)
         if duration_ms is not None:
-            metrics.duration.labels(*labels).observe(duration_ms / 1000)
+            series.duration.observe(duration_ms / 1000)
         billed_ms = result.number(protocol.BILLED_DURATION_MS)
         if billed_ms is not None:
-            metrics.billed_gb_seconds.labels(*labels).inc(
+            series.billed_gb_seconds.inc(
                 limits.gb_seconds(billed_ms=billed_ms, memory_mb=memory_mb)
             )
         init_ms = result.number(protocol.INIT_DURATION_MS)
         if init_ms is not None:
             self._catalog.cold_started(key, at=time.time())
-            metrics.cold_starts.labels(*labels).inc()
-            metrics.init_duration.labels(*labels).observe(init_ms / 1000)
+            series.cold_starts.inc()
+            series.init_duration.observe(init_ms / 1000)
 
 
 def function_key(

@@ -64,6 +64,36 @@ class Metrics:
             registry=self.registry,
         )
         self.registry.register(_PoolCollector(pools))
+        self._series: dict[tuple[str, str], FunctionSeries] = {}
+
+    def function(self, *, namespace: str, name: str) -> FunctionSeries:
+        """One function's series, resolved once: `labels()` is costly on the request path."""
+        key = (namespace, name)
+        series = self._series.get(key)
+        if series is None:
+            series = self._series[key] = FunctionSeries(self, labels=key)
+        return series
+
+
+class FunctionSeries:
+    """The labelled children of every per-function metric, for one function."""
+
+    def __init__(self, metrics: Metrics, *, labels: tuple[str, str]) -> None:
+        self._metrics = metrics
+        self._labels = labels
+        self._outcomes: dict[str, Counter] = {}
+        self.duration = metrics.duration.labels(*labels)
+        self.cold_starts = metrics.cold_starts.labels(*labels)
+        self.init_duration = metrics.init_duration.labels(*labels)
+        self.billed_gb_seconds = metrics.billed_gb_seconds.labels(*labels)
+
+    def invocations(self, outcome: str) -> Counter:
+        child = self._outcomes.get(outcome)
+        if child is None:
+            child = self._outcomes[outcome] = self._metrics.invocations.labels(
+                *self._labels, outcome
+            )
+        return child
 
 
 class _PoolCollector(Collector):
