@@ -9,9 +9,7 @@ import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-import aiohttp
-from multidict import CIMultiDict
-
+from kubefn_gateway.agentclient import AgentConnection, AgentConnectionError
 from kubefn_runtime import protocol
 
 _ids = itertools.count(1)
@@ -50,31 +48,27 @@ class Instance:
     id: int = field(default_factory=lambda: next(_ids))
     idle_since: float = 0.0
     alive: bool = True
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.address}{protocol.INVOKE_PATH}"
+    _connection: AgentConnection | None = field(default=None, repr=False)
 
     async def invoke(
-        self,
-        session: aiohttp.ClientSession,
-        *,
-        payload: bytes,
-        headers: Mapping[str, str],
-        timeout: float,
+        self, *, payload: bytes, headers: Mapping[str, str], timeout: float
     ) -> InvokeResult:
         """Hand the agent one invocation; it enforces the function's own timeout."""
+        if self._connection is None:
+            host, _, port = self.address.rpartition(":")
+            self._connection = AgentConnection(host=host.strip("[]"), port=int(port))
         try:
-            async with session.post(
-                self.url,
-                data=payload,
-                headers=headers,
-                timeout=aiohttp.ClientTimeout(total=timeout),
-            ) as response:
-                body = await response.read()
-                if response.status != 200:
-                    raise InstanceLost(f"agent answered {response.status}: {body[:200]!r}")
-                return InvokeResult(body=body, headers=CIMultiDict(response.headers))
-        except (aiohttp.ClientError, TimeoutError, ConnectionError) as exc:
+            status, response_headers, body = await self._connection.post(
+                protocol.INVOKE_PATH, body=payload, headers=headers, timeout=timeout
+            )
+        except AgentConnectionError as exc:
             self.alive = False
-            raise InstanceLost(f"instance {self.address} lost: {exc!r}") from exc
+            raise InstanceLost(f"instance {self.address} lost: {exc}") from exc
+        if status != 200:
+            self.alive = False
+            raise InstanceLost(f"agent answered {status}: {body[:200]!r}")
+        return InvokeResult(body=body, headers=response_headers)
+
+    def disconnect(self) -> None:
+        if self._connection is not None:
+            self._connection.close()

@@ -135,9 +135,7 @@ class InvokeApi:
             raise awserrors.InstanceFailed(f"Could not start an instance: {exc}") from None
         healthy = False
         try:
-            result = await instance.invoke(
-                self._platform.session, payload=payload, headers=headers, timeout=wait
-            )
+            result = await instance.invoke(payload=payload, headers=headers, timeout=wait)
             healthy = True
         except InstanceLost as exc:
             series.invocations("crash").inc()

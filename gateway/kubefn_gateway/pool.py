@@ -83,7 +83,7 @@ class InstancePool:
             if instance.alive:
                 self._busy.add(instance)
                 return instance
-            self._spawn(self._stop(instance))
+            self._spawn(self._retire(instance))
         if len(self._busy) + self.waiting >= self.max_instances:
             raise AtCapacity(self.name)
         waiter: asyncio.Future[Instance] = asyncio.get_running_loop().create_future()
@@ -104,7 +104,7 @@ class InstancePool:
         if healthy and instance.alive and not self._draining:
             self._hand_over(instance)
         else:
-            self._spawn(self._stop(instance))
+            self._spawn(self._retire(instance))
             self._scale_out()
         self._check_drained()
 
@@ -133,7 +133,7 @@ class InstancePool:
             return
         self._starting -= 1
         if self._draining and not self._pending_waiters():
-            await self._stop(instance)
+            await self._retire(instance)
             self._check_drained()
             return
         self._hand_over(instance)
@@ -168,7 +168,7 @@ class InstancePool:
         victims = self.expired(now=now, idle_seconds=idle_seconds)
         for instance in victims:
             self._idle.remove(instance)
-            self._spawn(self._stop(instance))
+            self._spawn(self._retire(instance))
         self._check_drained()
         return len(victims)
 
@@ -178,7 +178,7 @@ class InstancePool:
         """Take no new work; finish what is in flight (and promised), then stop everything."""
         self._draining = True
         while self._idle:
-            self._spawn(self._stop(self._idle.pop()))
+            self._spawn(self._retire(self._idle.pop()))
         self._check_drained()
 
     def _check_drained(self) -> None:
@@ -193,9 +193,13 @@ class InstancePool:
             waiter.cancel()
         busy = list(self._busy)
         self._busy.clear()
-        await asyncio.gather(*(self._stop(i) for i in busy), return_exceptions=True)
+        await asyncio.gather(*(self._retire(i) for i in busy), return_exceptions=True)
         if self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def _retire(self, instance: Instance) -> None:
+        instance.disconnect()
+        await self._stop(instance)
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         task = asyncio.ensure_future(coro)
