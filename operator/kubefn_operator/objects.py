@@ -41,6 +41,11 @@ RUN_AS = 10001
 MB_PER_VCPU = 1769
 """Lambda gives a function one vCPU at 1769 MB, and CPU in proportion to memory."""
 
+AGENT_OVERHEAD_MB = 48
+"""The runtime agent shares the pod's memory limit with the function. The agent itself
+holds the function to memoryMB (Runtime.OutOfMemory); the kernel's limit sits above
+that, so it never kills the agent first."""
+
 TERMINATION_GRACE_SECONDS = 10
 """Beyond the function's timeout, so an invocation in flight may finish on scale-in."""
 
@@ -135,7 +140,7 @@ def _agent(
 ) -> dict[str, Any]:
     spec = compiled.spec
     config = instance_config(compiled, revision=revision, installation=installation)
-    memory = _mebibytes(spec["memoryMB"])
+    memory = _mebibytes(spec["memoryMB"] + AGENT_OVERHEAD_MB)
     cpu = f"{math.ceil(spec['memoryMB'] * 1000 / MB_PER_VCPU)}m"
     listen = ["--host", "0.0.0.0", "--port", str(AGENT_PORT)]
     mounts: list[dict[str, Any]] = [{"name": "tmp", "mountPath": "/tmp"}]

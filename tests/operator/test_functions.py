@@ -79,7 +79,7 @@ async def test_a_function_owns_its_deployment_and_service(api: Api, operator: Op
             True,
         )
     container = deployment["spec"]["template"]["spec"]["containers"][0]
-    assert container["resources"]["limits"] == {"memory": "256Mi", "ephemeral-storage": "1024Mi"}
+    assert container["resources"]["limits"] == {"memory": "304Mi", "ephemeral-storage": "1024Mi"}
     assert deployment["spec"]["replicas"] == 0
     assert service["spec"]["clusterIP"] == "None"
 
@@ -130,8 +130,8 @@ async def test_updating_the_spec_publishes_a_new_revision(
     deployment = api.get(DEPLOYMENTS, "kubefn-fn-hello")
     assert deployment is not None
     template = deployment["spec"]["template"]
-    assert template["metadata"]["annotations"]["kubefn.io/revision"] == "2"
-    assert template["spec"]["containers"][0]["resources"]["limits"]["memory"] == "512Mi"
+    assert template["metadata"]["labels"]["kubefn.io/revision"] == "2"
+    assert template["spec"]["containers"][0]["resources"]["limits"]["memory"] == "560Mi"
     assert deployment["spec"]["replicas"] == 3
 
 

@@ -80,12 +80,13 @@ def agent_config(deployment: dict[str, Any], *, pod_name: str = "pod-1") -> dict
 )
 def test_cpu_grows_with_memory_as_on_lambda(memory_mb: int, cpu: str) -> None:
     agent = pod(deployment(compiled(memoryMB=memory_mb)))["containers"][0]
-    assert agent["resources"]["requests"] == {"cpu": cpu, "memory": f"{memory_mb}Mi"}
+    memory = f"{memory_mb + objects.AGENT_OVERHEAD_MB}Mi"
+    assert agent["resources"]["requests"] == {"cpu": cpu, "memory": memory}
 
 
-def test_limits_are_the_function_memory_and_storage() -> None:
+def test_limits_are_the_function_memory_with_the_agent_and_storage() -> None:
     agent = pod(deployment(compiled(memoryMB=512, ephemeralStorageMB=2048)))["containers"][0]
-    assert agent["resources"]["limits"] == {"memory": "512Mi", "ephemeral-storage": "2048Mi"}
+    assert agent["resources"]["limits"] == {"memory": "560Mi", "ephemeral-storage": "2048Mi"}
 
 
 def test_tmp_is_as_large_as_the_ephemeral_storage() -> None:
