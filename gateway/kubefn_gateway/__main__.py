@@ -5,15 +5,18 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from aiohttp import web
 
 from kubefn_gateway.app import create_app
+from kubefn_gateway.providers import PROVIDERS
 from kubefn_gateway.settings import GatewaySettings
 
 
-def main() -> None:
+def parse(argv: Sequence[str] | None = None) -> tuple[GatewaySettings, str, int]:
+    """The settings, host and port that the arguments and environment give."""
     parser = argparse.ArgumentParser(prog="kubefn-gateway", description=__doc__)
     parser.add_argument("--host", default=os.environ.get("KUBEFN_HOST", "0.0.0.0"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("KUBEFN_PORT", "8080")))
@@ -25,15 +28,33 @@ def main() -> None:
     )
     parser.add_argument("--namespace", default=os.environ.get("KUBEFN_NAMESPACE", "default"))
     parser.add_argument("--idle-seconds", type=float, default=600.0)
-    args = parser.parse_args()
-    logging.basicConfig(level=os.environ.get("KUBEFN_LOG_LEVEL", "INFO"))
+    parser.add_argument(
+        "--provider",
+        choices=PROVIDERS,
+        default=os.environ.get("KUBEFN_PROVIDER", "local"),
+        help="what instances are: local processes, or pods of each function's Deployment",
+    )
+    parser.add_argument(
+        "--kubernetes-api",
+        default=os.environ.get("KUBEFN_KUBERNETES_API") or None,
+        help="the API server's URL (default: in-cluster, then the kubeconfig)",
+    )
+    args = parser.parse_args(argv)
     settings = GatewaySettings(
         redis_url=args.redis_url,
         state_dir=args.state_dir,
         namespace=args.namespace,
         idle_seconds=args.idle_seconds,
+        provider=args.provider,
+        kubernetes_api=args.kubernetes_api,
     )
-    web.run_app(create_app(settings), host=args.host, port=args.port, access_log=None)
+    return settings, args.host, args.port
+
+
+def main() -> None:
+    settings, host, port = parse()
+    logging.basicConfig(level=os.environ.get("KUBEFN_LOG_LEVEL", "INFO"))
+    web.run_app(create_app(settings), host=host, port=port, access_log=None)
 
 
 if __name__ == "__main__":

@@ -21,12 +21,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from kubefn import aio, config, limits, observed
 from kubefn.function import KIND
+from kubefn_gateway import providers
 from kubefn_gateway.catalog import Catalog
 from kubefn_gateway.functions_api import FunctionsApi
 from kubefn_gateway.invoke_api import InvokeApi
 from kubefn_gateway.metrics import Metrics
 from kubefn_gateway.providers import Provider
-from kubefn_gateway.providers.local import LocalProvider
 from kubefn_gateway.settings import GatewaySettings
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ class Platform:
     def __init__(self, settings: GatewaySettings) -> None:
         self.settings = settings
         self.redis = aioredis.Redis.from_url(settings.redis_url)
-        self.provider: Provider = LocalProvider(settings=settings, redis=self.redis)
+        self.provider: Provider = providers.create(settings, redis=self.redis)
         self.catalog = Catalog(settings=settings, provider=self.provider)
         self.metrics = Metrics(pools=self.catalog.pools)
         self._session: aiohttp.ClientSession | None = None

@@ -30,6 +30,10 @@ class GatewaySettings:
     replica: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
     start_timeout_seconds: float = 60.0
     """How long a cold start (process start + init) may take before it fails."""
+    provider: str = "local"
+    """What instances are: "local" processes, or "kubernetes" pods of each function."""
+    kubernetes_api: str | None = None
+    """The Kubernetes API server's URL; None finds it as kubectl does (in-cluster, kubeconfig)."""
 
     @property
     def reap_interval(self) -> float:
