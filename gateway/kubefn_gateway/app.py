@@ -13,7 +13,6 @@ import logging
 import time
 from collections.abc import AsyncIterator
 
-import aiohttp
 import redis.asyncio as aioredis
 import redis.exceptions
 from aiohttp import web
@@ -43,22 +42,9 @@ class Platform:
         self.provider: Provider = providers.create(settings, redis=self.redis)
         self.catalog = Catalog(settings=settings, provider=self.provider)
         self.metrics = Metrics(pools=self.catalog.pools)
-        self._session: aiohttp.ClientSession | None = None
-
-    @property
-    def session(self) -> aiohttp.ClientSession:
-        """HTTP to the agents: kept-alive connections, no decompression, no extra headers."""
-        if self._session is None:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(
-                    limit=0, keepalive_timeout=self.settings.idle_seconds + 30
-                ),
-                auto_decompress=False,
-                skip_auto_headers=("User-Agent", "Content-Type"),
-            )
-        return self._session
 
     async def run(self) -> AsyncIterator[None]:
+        await self.provider.prepare()
         tasks = [
             asyncio.create_task(
                 config.follow(
@@ -82,8 +68,6 @@ class Platform:
                     await task
             await self.catalog.close()
             await self.provider.close()
-            if self._session is not None:
-                await self._session.close()
             await self.redis.aclose()
 
     async def _report_observations(self) -> None:

@@ -17,6 +17,10 @@ PROVIDERS = ("local", "kubernetes")
 
 
 class Provider(Protocol):
+    async def prepare(self) -> None:
+        """Get ready before the first request, so no cold start pays for set-up."""
+        ...
+
     async def start_instance(self, version: FunctionVersion, *, on_lost: LostCallback) -> Instance:
         """A new instance of `version`, reachable and about to initialise."""
         ...

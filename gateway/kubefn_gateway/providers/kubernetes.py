@@ -133,6 +133,9 @@ class KubernetesProvider:
         self._workloads: dict[str, _Workload] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
+    async def prepare(self) -> None:
+        """Nothing to boot: each function's watch starts with its first instance."""
+
     async def start_instance(self, version: FunctionVersion, *, on_lost: LostCallback) -> Instance:
         workload = self._workload(version)
         workload.busy += 1

@@ -60,6 +60,10 @@ class Template:
             await self._call({"op": "ping"}, process=self._process)
             return self._process
 
+    async def start(self, *, timeout: float = 60.0) -> None:
+        """Boot the template now rather than on the first spawn."""
+        await asyncio.wait_for(self._ensure_started(), timeout)
+
     async def spawn(self, config: dict[str, Any], *, timeout: float) -> tuple[int, int]:
         """Fork one agent for `config`; returns (pid, port)."""
         process = await asyncio.wait_for(self._ensure_started(), timeout)
