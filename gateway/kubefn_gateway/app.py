@@ -1,8 +1,8 @@
 """The gateway application: routes, and the start-up/teardown of what they share.
 
 Everything stateful is set up in one cleanup context, in dependency order, and
-torn down in reverse: Redis client, provider, catalog following the config,
-the idle reaper, the HTTP session to the agents.
+torn down in reverse: the provider made ready, the catalog following the config,
+the idle reaper and the observation reporter; then pools, provider and Redis.
 """
 
 from __future__ import annotations

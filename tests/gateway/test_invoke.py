@@ -33,6 +33,24 @@ def _payload(response: dict) -> object:
     return json.loads(response["Payload"].read())
 
 
+async def test_the_runtime_template_is_up_before_the_first_request(gateway: Gateway) -> None:
+    def template_children() -> list[int]:
+        found = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                cmdline = (entry / "cmdline").read_bytes()
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError):
+                continue
+            if ppid == os.getpid() and b"kubefn_runtime.zygote" in cmdline:
+                found.append(int(entry.name))
+        return found
+
+    assert len(template_children()) == 1
+
+
 async def test_invoke_returns_the_handler_result(gateway: Gateway) -> None:
     await gateway.deploy("hello", files=HELLO, environment={"COLOR": "blue"})
     client = gateway.lambda_client()
