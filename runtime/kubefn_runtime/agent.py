@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import base64
 import binascii
-import dataclasses
 import json
 import os
 import signal
@@ -25,7 +24,7 @@ import socket
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
@@ -86,8 +85,11 @@ class Agent:
         self._runtime_api = ""
         self._state = "cold"
         self._tail: logs.LogTail | None = None
+        self._function_arn = config.function_arn
+        self._prefix = config.log_prefix
 
     async def start(self, *, sock: socket.socket) -> None:
+        self._loop = asyncio.get_running_loop()
         host, port = sock.getsockname()[:2]
         if host in ("0.0.0.0", "::"):
             host = "127.0.0.1"
@@ -102,35 +104,38 @@ class Agent:
     # -- endpoints --------------------------------------------------------------------
 
     async def _invoke(self, request: Request) -> Response:
+        headers = request.headers
         try:
-            invocation = self._invocation(request)
+            client_context = _client_context(headers)
         except ValueError:
             message = "Client context must be a valid Base64-encoded JSON object."
             return json_response(
                 400, protocol.error_object("InvalidRequestContentException", message)
             )
-        tail = logs.LogTail()
+        request_id = headers.get(protocol.REQUEST_ID) or str(uuid.uuid4())
+        wants_tail = headers.get(protocol.LOG_TYPE) == "Tail"
+        tail = logs.LogTail() if wants_tail else None
         async with self._lock:
             self._tail = tail
             try:
-                result = await self._attempt(invocation)
+                result = await self._attempt(request, request_id, client_context)
             finally:
                 self._tail = None
-        headers = {
+        response_headers = {
             protocol.EXECUTED_VERSION: self.config.version,
-            protocol.RESULT_REQUEST_ID: invocation.request_id,
+            protocol.RESULT_REQUEST_ID: request_id,
             protocol.OUTCOME: result.outcome,
             protocol.DURATION_MS: f"{result.duration_ms:.2f}",
             protocol.BILLED_DURATION_MS: str(logs.billed_ms(result.duration_ms)),
             protocol.MAX_MEMORY_MB: str(result.max_memory_mb),
         }
         if result.outcome != Outcome.SUCCESS:
-            headers[protocol.FUNCTION_ERROR] = "Unhandled"
+            response_headers[protocol.FUNCTION_ERROR] = "Unhandled"
         if result.init_ms is not None:
-            headers[protocol.INIT_DURATION_MS] = f"{result.init_ms:.2f}"
-        if request.headers.get(protocol.LOG_TYPE) == "Tail":
-            headers[protocol.LOG_RESULT] = tail.base64()
-        return Response(200, result.body, headers)
+            response_headers[protocol.INIT_DURATION_MS] = f"{result.init_ms:.2f}"
+        if tail is not None:
+            response_headers[protocol.LOG_RESULT] = tail.base64()
+        return Response(200, result.body, response_headers)
 
     async def _warm_up(self, request: Request) -> Response:
         request_id = request.headers.get(protocol.REQUEST_ID) or str(uuid.uuid4())
@@ -139,7 +144,7 @@ class Agent:
             if instance is None:
                 started = await self._initialize(request_id)
                 if isinstance(started, _Failure):
-                    self._say(*started.log_lines)
+                    self._say(started.log_lines)
                     headers = {
                         protocol.OUTCOME: Outcome.INIT_ERROR,
                         protocol.FUNCTION_ERROR: "Unhandled",
@@ -157,27 +162,37 @@ class Agent:
 
     # -- one invocation -----------------------------------------------------------------
 
-    async def _attempt(self, invocation: Invocation) -> _Result:
+    async def _attempt(
+        self, request: Request, request_id: str, client_context: str | None
+    ) -> _Result:
         config = self.config
-        request_id = invocation.request_id
         began = time.perf_counter()
         init_ms: float | None = None
         started: _Instance | _Failure | None = await self._live_instance()
         if started is None:
             started = await self._initialize(request_id)
             init_ms = (time.perf_counter() - began) * 1000
-        self._say(logs.start_line(request_id, config.version))
+        self._say([logs.start_line(request_id, config.version)])
         if isinstance(started, _Failure):
             return self._finish(request_id, started, began=began, init_ms=init_ms)
         self._state = "busy"
         began = time.perf_counter()
-        deadline_ms = int(time.time() * 1000 + config.timeout_seconds * 1000)
-        work = started.channel.invoke(dataclasses.replace(invocation, deadline_ms=deadline_ms))
+        headers = request.headers
+        invocation = Invocation(
+            request_id=request_id,
+            event=request.body or b"{}",
+            deadline_ms=int(time.time() * 1000 + config.timeout_seconds * 1000),
+            function_arn=self._function_arn,
+            trace_id=headers.get(protocol.TRACE_ID) or _trace_id(),
+            client_context=client_context,
+            cognito_identity=headers.get(protocol.COGNITO_IDENTITY),
+        )
+        work = started.channel.invoke(invocation)
         done = await self._watch(started.process, work, config.timeout_seconds, request_id)
         if isinstance(done, _Failure):
             await self._discard()
             return self._finish(request_id, done, began=began, init_ms=init_ms)
-        started.process.logs.drain()
+        started.process.logs.finish()
         started.process.memory_kb()
         self._state = "ready"
         answer = _Answer(*_reply_outcome(done), started.process.max_memory_mb)
@@ -201,10 +216,10 @@ class Agent:
             init_ms=init_ms,
         )
         if isinstance(answer, _Failure):
-            self._say(*answer.log_lines, logs.end_line(request_id), report)
+            self._say([*answer.log_lines, logs.end_line(request_id), report])
             body = json.dumps(answer.error).encode()
         else:
-            self._say(logs.end_line(request_id), report)
+            self._say([logs.end_line(request_id), report])
             body = answer.body
         return _Result(answer.outcome, body, duration_ms, answer.max_memory_mb, init_ms)
 
@@ -225,10 +240,10 @@ class Agent:
             if config.provided:
                 channel = self._runtime_channel = runtimeapi.RuntimeApiChannel()
                 process = processes.spawn_command(
-                    config, runtime_api=self._runtime_api, on_line=self._say
+                    config, runtime_api=self._runtime_api, on_lines=self._say
                 )
             else:
-                process, channel = await processes.fork_python(config, on_line=self._say)
+                process, channel = await processes.fork_python(config, on_lines=self._say)
         except OSError as exc:
             self._runtime_channel = None
             self._state = "cold"
@@ -239,7 +254,8 @@ class Agent:
             return _Failure(Outcome.INIT_ERROR, error, (error["errorMessage"], error["errorType"]))
         self._instance = _Instance(process, channel, 0.0)
         limit = max(protocol.INIT_TIMEOUT_SECONDS_MIN, config.timeout_seconds)
-        done = await self._watch(process, channel.initialized(), limit, request_id)
+        initialized = asyncio.ensure_future(channel.initialized())
+        done = await self._watch(process, initialized, limit, request_id)
         if isinstance(done, _Failure) or done is not None:
             await self._discard()
             if isinstance(done, _Failure):
@@ -262,69 +278,74 @@ class Agent:
     async def _watch(
         self,
         process: processes.FunctionProcess,
-        work: Awaitable[T],
+        work: asyncio.Future[T],
         seconds: float,
         request_id: str,
     ) -> T | _Failure:
-        """Wait for `work` while enforcing the deadline and the memory size."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + seconds
-        task = asyncio.ensure_future(work)
+        """Wait for `work` while enforcing the deadline and the memory size.
+
+        The deadline and the process's exit cancel `work` itself, so this waits on one
+        future: no task and no asyncio.wait per invocation. Cancelling a future that is
+        already done does nothing, so a late timer or exit callback is harmless.
+        """
+        loop = self._loop
+        deadline = loop.call_later(seconds, work.cancel)
+
+        def on_exit(exited: asyncio.Future[str]) -> None:
+            work.cancel()
+
+        process.exited.add_done_callback(on_exit)
         process.guard_memory(self.config.memory_mb * 1024)
-        waiting: set[asyncio.Future[Any]] = {task, process.exited}
         try:
-            while True:
-                done, _ = await asyncio.wait(
-                    waiting, timeout=max(0.0, deadline - loop.time()), return_when="FIRST_COMPLETED"
-                )
-                if task in done:
-                    if task.exception() is None:
-                        return task.result()
-                    waiting.discard(task)  # the channel broke: the process is on its way out
-                if process.exited in done:
-                    status = process.exited.result()
-                    oom = process.out_of_memory
-                    error = protocol.exited(request_id, status, out_of_memory=oom)
-                    outcome = Outcome.OOM if oom else Outcome.CRASH
-                    said = (error["errorMessage"], error["errorType"])
-                    return _Failure(outcome, error, said, process.max_memory_mb)
-                if not done:
-                    process.kill()
-                    await asyncio.shield(process.exited)
-                    error = protocol.timed_out(request_id, seconds)
-                    lines = (logs.timeout_line(request_id, seconds),)
-                    return _Failure(Outcome.TIMEOUT, error, lines, process.max_memory_mb)
+            return await work
+        except asyncio.CancelledError:
+            if _cancelled_from_outside(loop):
+                raise  # the agent is stopping
+        except Exception:  # the channel broke: the process is on its way out
+            remaining = deadline.when() - loop.time()
+            await asyncio.wait([process.exited], timeout=max(0.0, remaining))
         finally:
+            deadline.cancel()
+            process.exited.remove_done_callback(on_exit)
             process.unguard()
-            task.cancel()
+        if process.exited.done():
+            status = process.exited.result()
+            oom = process.out_of_memory
+            error = protocol.exited(request_id, status, out_of_memory=oom)
+            outcome = Outcome.OOM if oom else Outcome.CRASH
+            said = (error["errorMessage"], error["errorType"])
+            return _Failure(outcome, error, said, process.max_memory_mb)
+        process.kill()
+        await asyncio.shield(process.exited)
+        error = protocol.timed_out(request_id, seconds)
+        lines = (logs.timeout_line(request_id, seconds),)
+        return _Failure(Outcome.TIMEOUT, error, lines, process.max_memory_mb)
 
     # -- helpers --------------------------------------------------------------------------
 
-    def _say(self, *lines: str) -> None:
+    def _say(self, lines: Sequence[str]) -> None:
         """Log lines: to the current invocation's tail and, prefixed, to our stderr."""
-        prefix = self.config.log_prefix
         if self._tail is not None:
             for line in lines:
                 self._tail.add(line)
+        prefix = self._prefix
         sys.stderr.write("".join(f"{prefix}{line}\n" for line in lines))
 
-    def _invocation(self, request: Request) -> Invocation:
-        headers = request.headers
-        client_context = headers.get(protocol.CLIENT_CONTEXT)
-        if client_context:
-            try:
-                client_context = base64.b64decode(client_context, validate=True).decode()
-            except (binascii.Error, UnicodeDecodeError) as exc:
-                raise ValueError("bad client context") from exc
-        return Invocation(
-            request_id=headers.get(protocol.REQUEST_ID) or str(uuid.uuid4()),
-            event=request.body or b"{}",
-            deadline_ms=0,
-            function_arn=self.config.function_arn,
-            trace_id=headers.get(protocol.TRACE_ID) or _trace_id(),
-            client_context=client_context,
-            cognito_identity=headers.get(protocol.COGNITO_IDENTITY),
-        )
+
+def _cancelled_from_outside(loop: asyncio.AbstractEventLoop) -> bool:
+    task = asyncio.current_task(loop)
+    return task is not None and task.cancelling() > 0
+
+
+def _client_context(headers: dict[str, str]) -> str | None:
+    """The client context's JSON text; raises ValueError when it is not base64 text."""
+    client_context = headers.get(protocol.CLIENT_CONTEXT)
+    if not client_context:
+        return client_context
+    try:
+        return base64.b64decode(client_context, validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise ValueError("bad client context") from exc
 
 
 def _reply_outcome(reply: Reply) -> tuple[Outcome, bytes]:
@@ -336,8 +357,8 @@ def _reply_outcome(reply: Reply) -> tuple[Outcome, bytes]:
 
 
 def _trace_id() -> str:
-    root = f"1-{int(time.time()):08x}-{os.urandom(12).hex()}"
-    return f"Root={root};Parent={os.urandom(8).hex()};Sampled=0"
+    random = os.urandom(20).hex()  # one system call for both ids
+    return f"Root=1-{int(time.time()):08x}-{random[:24]};Parent={random[24:]};Sampled=0"
 
 
 async def serve(

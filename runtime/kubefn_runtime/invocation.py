@@ -4,6 +4,7 @@ channel both kinds of function process (forked Python, provided) are reached thr
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -51,6 +52,9 @@ class Channel(Protocol):
         """None once init succeeded, else the init error object."""
         ...
 
-    async def invoke(self, invocation: Invocation) -> Reply: ...
+    def invoke(self, invocation: Invocation) -> asyncio.Future[Reply]:
+        """Hand the invocation over; the future resolves with the reply. The agent
+        cancels it when it stops waiting (the deadline, the process's exit)."""
+        ...
 
     def close(self) -> None: ...

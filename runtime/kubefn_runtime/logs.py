@@ -14,6 +14,11 @@ from collections.abc import Callable
 
 from kubefn_runtime.protocol import LOG_TAIL_BYTES
 
+LineSink = Callable[[list[str]], None]
+"""Takes complete lines (without their line ends), as many as one read brought."""
+
+_READ_BYTES = 65536
+
 
 class LogPipe:
     """The read end of a function process's stdout and stderr, cut into lines.
@@ -21,26 +26,37 @@ class LogPipe:
     A lone carriage return also ends a line: awslambdaric joins the lines of one
     error report with it (CloudWatch shows them as one event).
 
-    Read whenever the loop sees data, and drained on demand: the agent drains it
-    after a result arrives, so everything the function wrote before returning
-    belongs to that invocation and never to the next.
+    Read whenever the loop sees data. Everything the function wrote before it
+    answered belongs to that invocation and never to the next: see finish().
     """
 
-    def __init__(self, fd: int, on_line: Callable[[str], None]) -> None:
+    def __init__(self, fd: int, on_lines: LineSink) -> None:
         os.set_blocking(fd, False)
         self._fd = fd
-        self._on_line = on_line
+        self._on_lines = on_lines
         self._partial = b""
         self._loop = asyncio.get_running_loop()
         self._loop.add_reader(fd, self._read)
+
+    def finish(self) -> None:
+        """Pass on an unfinished last line, once the function process has answered.
+
+        Everything else it wrote before answering is already read, without another
+        read here: it wrote to the pipe before it sent its answer, so the loop's
+        selector reports the pipe in the same pass as the answer or an earlier one,
+        and the loop runs this pipe's reader in that pass, while whoever awaits the
+        answer resumes only in a later pass. The reader stops only once the pipe is
+        empty (a read that did not fill its buffer took everything).
+        """
+        if self._partial:
+            self._on_lines([self._partial.rstrip(b"\r").decode(errors="replace")])
+            self._partial = b""
 
     def drain(self) -> None:
         """Take everything written so far, including an unfinished last line."""
         if self._fd >= 0:
             self._read()
-        if self._partial:
-            self._on_line(self._partial.rstrip(b"\r").decode(errors="replace"))
-            self._partial = b""
+        self.finish()
 
     def close(self) -> None:
         if self._fd >= 0:
@@ -51,7 +67,7 @@ class LogPipe:
     def _read(self) -> None:
         while True:
             try:
-                data = os.read(self._fd, 65536)
+                data = os.read(self._fd, _READ_BYTES)
             except BlockingIOError:
                 return
             if not data:
@@ -59,8 +75,10 @@ class LogPipe:
                 return
             lines = (self._partial + data).splitlines(keepends=True)
             self._partial = b"" if lines[-1].endswith(b"\n") else lines.pop()
-            for line in lines:
-                self._on_line(line.rstrip(b"\r\n").decode(errors="replace"))
+            if lines:
+                self._on_lines([line.rstrip(b"\r\n").decode(errors="replace") for line in lines])
+            if len(data) < _READ_BYTES:
+                return  # the pipe is empty: no read that would only say so
 
 
 class LogTail:

@@ -19,10 +19,8 @@ from kubefn_runtime import python_runtime
 from kubefn_runtime.config import InstanceConfig
 from kubefn_runtime.frames import FrameChannel
 from kubefn_runtime.lifetime import preexec_die_with_parent
-from kubefn_runtime.logs import LogPipe
+from kubefn_runtime.logs import LineSink, LogPipe
 from kubefn_runtime.protocol import describe_exit
-
-LineSink = Callable[[str], None]
 
 MEMORY_POLL_SECONDS = 0.005
 """VmRSS is read this often while the function process runs code."""
@@ -37,14 +35,14 @@ class FunctionProcess:
         pid: int,
         poll: Callable[[], int | None],
         log_fd: int,
-        on_line: LineSink,
+        on_lines: LineSink,
     ) -> None:
         self._loop = asyncio.get_running_loop()
         self.pid = pid
         self.exited: asyncio.Future[str] = self._loop.create_future()
         """Resolves with the exit in Lambda's words ('exit status 1', 'signal: killed')."""
         self.out_of_memory = False
-        self.logs = LogPipe(log_fd, on_line)
+        self.logs = LogPipe(log_fd, on_lines)
         self._peak_kb = 0
         self._guard: asyncio.TimerHandle | None = None
         self._poll = poll
@@ -116,7 +114,7 @@ class FunctionProcess:
 
 
 async def fork_python(
-    config: InstanceConfig, *, on_line: LineSink
+    config: InstanceConfig, *, on_lines: LineSink
 ) -> tuple[FunctionProcess, FrameChannel]:
     """Fork kubefn's Python runtime from this (already warm) interpreter."""
     ours, theirs = socket.socketpair()
@@ -131,12 +129,12 @@ async def fork_python(
         pass
     theirs.close()
     os.close(log_write)
-    process = FunctionProcess(pid=pid, poll=lambda: _wait(pid), log_fd=log_read, on_line=on_line)
+    process = FunctionProcess(pid=pid, poll=lambda: _wait(pid), log_fd=log_read, on_lines=on_lines)
     return process, await FrameChannel.open(ours)
 
 
 def spawn_command(
-    config: InstanceConfig, *, runtime_api: str, on_line: LineSink
+    config: InstanceConfig, *, runtime_api: str, on_lines: LineSink
 ) -> FunctionProcess:
     """Start a provided runtime's command; raises OSError when it cannot be executed."""
     assert config.command is not None
@@ -157,7 +155,7 @@ def spawn_command(
         raise
     finally:
         os.close(log_write)
-    return FunctionProcess(pid=popen.pid, poll=popen.poll, log_fd=log_read, on_line=on_line)
+    return FunctionProcess(pid=popen.pid, poll=popen.poll, log_fd=log_read, on_lines=on_lines)
 
 
 def _wait(pid: int) -> int | None:

@@ -37,8 +37,8 @@ class RuntimeApiChannel:
     """The agent's channel to one provided function process, through the Runtime API."""
 
     def __init__(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._init: asyncio.Future[dict[str, Any] | None] = loop.create_future()
+        self._loop = asyncio.get_running_loop()
+        self._init: asyncio.Future[dict[str, Any] | None] = self._loop.create_future()
         self._queued: Invocation | None = None
         self._poller: asyncio.Future[None] | None = None
         self._current: Invocation | None = None
@@ -51,12 +51,12 @@ class RuntimeApiChannel:
     async def initialized(self) -> dict[str, Any] | None:
         return await asyncio.shield(self._init)
 
-    async def invoke(self, invocation: Invocation) -> Reply:
-        self._reply = asyncio.get_running_loop().create_future()
+    def invoke(self, invocation: Invocation) -> asyncio.Future[Reply]:
+        self._reply = self._loop.create_future()
         self._queued = invocation
         if self._poller is not None and not self._poller.done():
             self._poller.set_result(None)
-        return await self._reply
+        return self._reply
 
     def close(self) -> None:
         self._closed = True
@@ -76,7 +76,7 @@ class RuntimeApiChannel:
             while self._queued is None:
                 if self._closed:
                     raise _Closed
-                self._poller = asyncio.get_running_loop().create_future()
+                self._poller = self._loop.create_future()
                 await self._poller
         except _Closed:
             return _error(500, "Runtime.ContainerError", "the instance is being replaced")
