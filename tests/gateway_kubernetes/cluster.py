@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
+import os
 import re
 import signal
 import sys
@@ -29,6 +31,7 @@ from kubefn import naming
 from kubefn_gateway.providers.endpoints import SERVICE_LABEL
 from kubefn_gateway.providers.kubernetes import DELETION_COST
 from kubefn_operator import loader, objects
+from kubefn_runtime import lifetime
 from tests.operator.apiserver import DEPLOYMENTS, NAMESPACE, Api, eventually_awaited
 
 PODS = "v1/pods"
@@ -62,8 +65,9 @@ class Cluster:
         self.pods: dict[str, Pod] = {}
         """The ReplicaSet's pods, oldest first."""
         self.deletions: list[Deletion] = []
-        self._strays: list[Pod] = []
-        self._creating = False
+        self._running: dict[str, Pod] = {}
+        """Every pod whose agent runs, strays included: all are stopped on exit."""
+        self._acting = False
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -73,8 +77,8 @@ class Cluster:
         return int(body["spec"].get("replicas") or 0)
 
     def settled(self, replicas: int) -> bool:
-        """The Deployment asks for `replicas` and has exactly as many pods, none coming."""
-        return self.replicas == replicas and len(self.pods) == replicas and not self._creating
+        """The Deployment asks for `replicas` and has as many pods, none coming or going."""
+        return self.replicas == replicas and len(self.pods) == replicas and not self._acting
 
     async def __aenter__(self) -> Cluster:
         self._task = asyncio.create_task(self._reconcile_forever(), name="replicaset")
@@ -85,8 +89,8 @@ class Cluster:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        for pod in [*self.pods.values(), *self._strays]:
-            await _stop(pod)
+        for pod in list(self._running.values()):
+            await self._stop(pod)
 
     # -- the ReplicaSet ----------------------------------------------------------
 
@@ -94,14 +98,14 @@ class Cluster:
         while True:
             body = self.api.get(DEPLOYMENTS, self.deployment)
             wanted = int((body or {}).get("spec", {}).get("replicas") or 0)
+            self._acting = True
             if body is not None and len(self.pods) < wanted:
-                self._creating = True
                 pod = await self.run_pod(body["spec"]["template"])
                 self.pods[pod.name] = pod
-                self._creating = False
             elif len(self.pods) > wanted:
                 await self._scale_in()
             else:
+                self._acting = False
                 await asyncio.sleep(POLL_SECONDS)
 
     async def _scale_in(self) -> None:
@@ -140,21 +144,26 @@ class Cluster:
             "--port",
             "0",
             stdout=asyncio.subprocess.PIPE,
+            preexec_fn=functools.partial(lifetime.die_with_parent, expected_parent=os.getpid()),
         )
         assert process.stdout is not None
-        line = (await asyncio.wait_for(process.stdout.readline(), 15)).decode()
+        try:
+            line = (await asyncio.wait_for(process.stdout.readline(), 15)).decode()
+        except BaseException:
+            process.kill()
+            await process.wait()
+            raise
         assert "ready" in line, line
         port = int(line.rsplit(":", 1)[1])
         pod = Pod(name, process, port, asyncio.create_task(process.stdout.read()))
+        self._running[name] = pod
         await eventually_awaited(lambda: _probe(pod), what=f"{name}'s readiness probe")
         await self.api.create(ENDPOINT_SLICES, _endpoint_slice(pod, service=self.deployment))
         return pod
 
     async def run_stray(self, template: dict[str, Any]) -> Pod:
         """A ready pod that the ReplicaSet does not count (left over by a rollout)."""
-        pod = await self.run_pod(template)
-        self._strays.append(pod)
-        return pod
+        return await self.run_pod(template)
 
     async def kill(self, name: str) -> None:
         """The pod dies and is gone; the ReplicaSet notices it is a pod short."""
@@ -163,7 +172,19 @@ class Cluster:
     async def _remove(self, pod: Pod) -> None:
         await self.api.delete(ENDPOINT_SLICES, pod.name)
         await self.api.delete(PODS, pod.name)
-        await _stop(pod)
+        await self._stop(pod)
+
+    async def _stop(self, pod: Pod) -> None:
+        """What the kubelet does on deletion: SIGTERM, and SIGKILL after the grace period."""
+        if pod.process.returncode is None:
+            pod.process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(pod.process.wait(), 10)
+            except TimeoutError:
+                pod.process.kill()
+                await pod.process.wait()
+        await pod.output
+        self._running.pop(pod.name, None)
 
 
 def _expand(text: str, *, pod: str) -> str:
@@ -204,15 +225,3 @@ def _endpoint_slice(pod: Pod, *, service: str) -> dict[str, Any]:
         ],
         "ports": [{"name": naming.PORT_NAME, "port": pod.port, "protocol": "TCP"}],
     }
-
-
-async def _stop(pod: Pod) -> None:
-    """What the kubelet does on deletion: SIGTERM, and SIGKILL after the grace period."""
-    if pod.process.returncode is None:
-        pod.process.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(pod.process.wait(), 10)
-        except TimeoutError:
-            pod.process.kill()
-            await pod.process.wait()
-    await pod.output
