@@ -1,5 +1,6 @@
 """What a cluster would do and the emulator does not: the test plays it.
 
+The API server gains the optimistic concurrency of a real one (ApiServer). And
 kmock's emulator stores objects and runs no controllers, so this module stands
 in for three of them, for one function's Deployment: the ReplicaSet controller
 (as many pods as `spec.replicas`, removing the lowest `pod-deletion-cost` first
@@ -26,18 +27,57 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import kmock
 
 from kubefn import naming
 from kubefn_gateway.providers.endpoints import SERVICE_LABEL
 from kubefn_gateway.providers.kubernetes import DELETION_COST
 from kubefn_operator import loader, objects
 from kubefn_runtime import lifetime
+from tests.operator import apiserver
 from tests.operator.apiserver import DEPLOYMENTS, NAMESPACE, Api, eventually_awaited
 
 PODS = "v1/pods"
 ENDPOINT_SLICES = "discovery.k8s.io/v1/endpointslices"
 POLL_SECONDS = 0.02
 """The controllers' reconcile period."""
+
+
+class ApiServer(apiserver.ApiServer):
+    """The operator tests' API server, with the optimistic concurrency a real one has
+    on Deployments (their scale included): a patch naming a resourceVersion other than
+    the current one fails with 409 Conflict, and every patch moves the version on.
+    Gateways scaling one Deployment at once rely on it.
+
+    Watches end and fail as a real server's do, when a test says so.
+    """
+
+    def __attrs_post_init__(self) -> None:
+        super().__attrs_post_init__()
+        self._patching = asyncio.Lock()
+        self.refusing_watches = False
+        """Answer every watch with 503, as a server that is restarting does."""
+
+    async def expire_watches(self, resource: str) -> None:
+        """End the watches of `resource` as a real server ends those whose version expired."""
+        gone = {"kind": "Status", "code": 410, "reason": "Expired", "message": "too old"}
+        event = {"type": "ERROR", "object": {**gone, "metadata": {"namespace": NAMESPACE}}}
+        await self._buses[kmock.resource(resource)].put(event)
+
+    async def _handle(self, request: kmock.Request) -> Any:
+        if self.refusing_watches and request.action == kmock.action.WATCH:
+            raise kmock.KubernetesError(status=503, reason="ServiceUnavailable", message="later")
+        if request.resource != kmock.resource(DEPLOYMENTS) or request.action != kmock.action.UPDATE:
+            return await super()._handle(request)
+        async with self._patching:  # the check and the change, at once
+            key = (request.resource, request.namespace, request.name or "")
+            if key in self.objects and isinstance(request.data, dict):
+                current = self.objects[key].raw["metadata"]["resourceVersion"]
+                metadata = request.data.setdefault("metadata", {})
+                if metadata.get("resourceVersion", current) != current:
+                    raise kmock.KubernetesError(status=409, reason="Conflict", message="stale")
+                metadata["resourceVersion"] = str(int(current) + 1)
+            return await super()._handle(request)
 
 
 @dataclass

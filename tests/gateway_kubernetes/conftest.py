@@ -9,7 +9,6 @@ and since a Scale's `spec.replicas` is the Deployment's, the two agree.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -29,8 +28,7 @@ from kubefn_gateway.pool import InstancePool
 from kubefn_gateway.settings import GatewaySettings
 from kubefn_operator import objects
 from tests.gateway.conftest import Gateway
-from tests.gateway_kubernetes.cluster import ENDPOINT_SLICES, PODS, Cluster
-from tests.operator import apiserver
+from tests.gateway_kubernetes.cluster import ENDPOINT_SLICES, PODS, ApiServer, Cluster
 from tests.operator.apiserver import DEPLOYMENTS, NAMESPACE, Api
 
 _RESOURCES = {  # resource: (kind, subresources)
@@ -108,31 +106,6 @@ def _compile(name: str, *, files: dict[str, str], **spec: Any) -> CompiledFuncti
             },
         }
     )
-
-
-class ApiServer(apiserver.ApiServer):
-    """The operator tests' API server, with the optimistic concurrency a real one has
-    on Deployments (their scale included): a patch naming a resourceVersion other than
-    the current one fails with 409 Conflict, and every patch moves the version on.
-    Gateways scaling one Deployment at once rely on it.
-    """
-
-    def __attrs_post_init__(self) -> None:
-        super().__attrs_post_init__()
-        self._patching = asyncio.Lock()
-
-    async def _handle(self, request: kmock.Request) -> Any:
-        if request.resource != kmock.resource(DEPLOYMENTS) or request.action != kmock.action.UPDATE:
-            return await super()._handle(request)
-        async with self._patching:  # the check and the change, at once
-            key = (request.resource, request.namespace, request.name or "")
-            if key in self.objects and isinstance(request.data, dict):
-                current = self.objects[key].raw["metadata"]["resourceVersion"]
-                metadata = request.data.setdefault("metadata", {})
-                if metadata.get("resourceVersion", current) != current:
-                    raise kmock.KubernetesError(status=409, reason="Conflict", message="stale")
-                metadata["resourceVersion"] = str(int(current) + 1)
-            return await super()._handle(request)
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from typing import Any
 import kmock
 
 from kubefn_gateway.providers.kubernetes import PERMISSIONS, USER_AGENT
+from tests.gateway_kubernetes.cluster import ENDPOINT_SLICES, ApiServer
 from tests.gateway_kubernetes.conftest import KubernetesGateway
 
 HELLO = "v1"
@@ -99,6 +100,26 @@ async def test_a_pod_that_dies_is_lost_and_the_next_invocation_gets_a_new_one(
         assert list(cluster.pods) == [second]
 
 
+async def test_a_pod_that_dies_while_the_watch_is_down_is_noticed_once_it_is_back(
+    gateway: KubernetesGateway, tmp_path: Path
+) -> None:
+    await gateway.apply("hello", files=code(HELLO))
+    pool, server = gateway.pool("hello"), gateway.api.emulator
+    assert isinstance(server, ApiServer)
+    async with gateway.cluster("hello", root=tmp_path) as cluster:
+        first = pod_of(await invoke(gateway))
+        lists = len(requests(server, kmock.action.LIST))
+        server.refusing_watches = True
+        await server.expire_watches(ENDPOINT_SLICES)  # 410 Gone: list again, watch again
+        await gateway.until(lambda: len(requests(server, kmock.action.LIST)) > lists)
+        await gateway.until(lambda: len(requests(server, kmock.action.WATCH)) > 1)  # refused
+        await cluster.kill(first)  # an event no watch hears
+        server.refusing_watches = False
+        await gateway.until(lambda: pool.idle == 0)  # the next list shows it gone
+        await gateway.until(lambda: cluster.settled(0))
+        assert pod_of(await invoke(gateway)) != first
+
+
 async def test_only_pods_of_the_served_revision_are_handed_out(
     gateway: KubernetesGateway, tmp_path: Path
 ) -> None:
@@ -127,6 +148,11 @@ async def test_two_gateways_scale_together_and_never_share_a_pod(
         gate.touch()
         served = {pod_of(answer) for answer in await both}
         assert served == set(cluster.pods) and len(served) == 2
+
+
+def requests(emulator: kmock.KubernetesEmulator, action: kmock.action) -> list[kmock.Request]:
+    """The gateway's requests of one kind so far."""
+    return [r for r in emulator if r.headers.get("User-Agent") == USER_AGENT and r.action == action]
 
 
 def used_by_gateway(emulator: kmock.KubernetesEmulator) -> set[tuple[str, str, str]]:
