@@ -25,6 +25,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
@@ -37,10 +38,29 @@ from kubefn_runtime.protocol import Outcome
 T = TypeVar("T")
 
 
-class _Instance(NamedTuple):
+@dataclass(eq=False)
+class _Instance:
+    """A function process and its channel, from its start until it is replaced."""
+
     process: processes.FunctionProcess
     channel: Channel
-    init_ms: float
+    began: float
+    """time.perf_counter() at its start: init's duration and time limit run from here."""
+    init: asyncio.Task[dict[str, Any] | None] = field(init=False)
+    """Init's outcome (None, or the init error), awaited from the start so that
+    `init_ended` is exact even when the first invocation comes after init."""
+    init_ended: float | None = field(default=None, init=False)
+    init_ms: float | None = field(default=None, init=False)
+    """Set once an invocation or a warm-up waited for init: the instance is warm."""
+
+    def __post_init__(self) -> None:
+        self.init = asyncio.ensure_future(self._init_outcome())
+
+    async def _init_outcome(self) -> dict[str, Any] | None:
+        try:
+            return await self.channel.initialized()
+        finally:
+            self.init_ended = time.perf_counter()
 
 
 class _Failure(NamedTuple):
@@ -88,12 +108,23 @@ class Agent:
         self._function_arn = config.function_arn
         self._prefix = config.log_prefix
 
-    async def start(self, *, sock: socket.socket) -> None:
+    async def start(self, *, sock: socket.socket, forked: processes.Forked | None = None) -> None:
+        """Start the function process (or take the one `forked` already), then serve.
+
+        The process starts before the first invocation arrives, so its init overlaps
+        the caller connecting and sending it. The instance still counts as cold until
+        an invocation or a warm-up waited for that init, and that invocation reports it.
+        """
         self._loop = asyncio.get_running_loop()
         host, port = sock.getsockname()[:2]
         if host in ("0.0.0.0", "::"):
             host = "127.0.0.1"
         self._runtime_api = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        self._tail = logs.LogTail()  # init's log, for the first invocation's tail
+        try:
+            self._instance = await self._launch(forked)
+        except OSError:
+            self._tail = None  # the first invocation tries again and reports why
         await self._server.start(sock=sock)
 
     async def close(self) -> None:
@@ -114,9 +145,8 @@ class Agent:
             )
         request_id = headers.get(protocol.REQUEST_ID) or str(uuid.uuid4())
         wants_tail = headers.get(protocol.LOG_TYPE) == "Tail"
-        tail = logs.LogTail() if wants_tail else None
         async with self._lock:
-            self._tail = tail
+            tail = self._take_tail(wants_tail)
             try:
                 result = await self._attempt(request, request_id, client_context)
             finally:
@@ -140,9 +170,10 @@ class Agent:
     async def _warm_up(self, request: Request) -> Response:
         request_id = request.headers.get(protocol.REQUEST_ID) or str(uuid.uuid4())
         async with self._lock:
+            self._take_tail(False)
             instance = await self._live_instance()
             if instance is None:
-                started = await self._initialize(request_id)
+                started, _ = await self._initialize(request_id)
                 if isinstance(started, _Failure):
                     self._say(started.log_lines)
                     headers = {
@@ -151,11 +182,12 @@ class Agent:
                     }
                     return json_response(200, started.error, headers)
                 instance = started
+        init_ms = instance.init_ms or 0.0
         headers = {
             protocol.OUTCOME: Outcome.SUCCESS,
-            protocol.INIT_DURATION_MS: f"{instance.init_ms:.2f}",
+            protocol.INIT_DURATION_MS: f"{init_ms:.2f}",
         }
-        return json_response(200, {"initDurationMs": round(instance.init_ms, 2)}, headers)
+        return json_response(200, {"initDurationMs": round(init_ms, 2)}, headers)
 
     async def _health(self, request: Request) -> Response:
         return json_response(200, {"state": self._state})
@@ -170,8 +202,7 @@ class Agent:
         init_ms: float | None = None
         started: _Instance | _Failure | None = await self._live_instance()
         if started is None:
-            started = await self._initialize(request_id)
-            init_ms = (time.perf_counter() - began) * 1000
+            started, init_ms = await self._initialize(request_id)
         self._say([logs.start_line(request_id, config.version)])
         if isinstance(started, _Failure):
             return self._finish(request_id, started, began=began, init_ms=init_ms)
@@ -227,43 +258,68 @@ class Agent:
 
     async def _live_instance(self) -> _Instance | None:
         """The initialized instance, unless its process died while idle."""
-        if self._instance is not None and self._instance.process.exited.done():
+        instance = self._instance
+        if instance is None or instance.init_ms is None:
+            return None
+        if instance.process.exited.done():
             await self._discard()
-        return self._instance
+            return None
+        return instance
 
-    async def _initialize(self, request_id: str) -> _Instance | _Failure:
+    async def _launch(self, forked: processes.Forked | None = None) -> _Instance:
+        """Start a function process, or watch the one `forked` already; raises OSError
+        when it cannot start."""
         config = self.config
-        self._state = "initializing"
-        began = time.perf_counter()
         channel: Channel
-        try:
-            if config.provided:
-                channel = self._runtime_channel = runtimeapi.RuntimeApiChannel()
+        if config.provided:
+            began = time.perf_counter()
+            channel = self._runtime_channel = runtimeapi.RuntimeApiChannel()
+            try:
                 process = processes.spawn_command(
                     config, runtime_api=self._runtime_api, on_lines=self._say
                 )
-            else:
-                process, channel = await processes.fork_python(config, on_lines=self._say)
-        except OSError as exc:
-            self._runtime_channel = None
-            self._state = "cold"
-            command = (config.command or ("?",))[0]
-            error = protocol.invalid_entrypoint(
-                request_id, command, (exc.strerror or str(exc)).lower()
-            )
-            return _Failure(Outcome.INIT_ERROR, error, (error["errorMessage"], error["errorType"]))
-        self._instance = _Instance(process, channel, 0.0)
+            except OSError:
+                self._runtime_channel = None
+                raise
+        else:
+            forked = forked or processes.fork_python(config)
+            began = forked.began
+            process, channel = await processes.watch_python(forked, on_lines=self._say)
+        return _Instance(process, channel, began)
+
+    async def _initialize(self, request_id: str) -> tuple[_Instance | _Failure, float]:
+        """Wait for init of the process started in advance, or of a new one.
+
+        Returns the initialized instance or the failure, and init's duration in ms.
+        """
+        config = self.config
+        self._state = "initializing"
+        began = time.perf_counter()
+        instance = self._instance
+        if instance is None:
+            try:
+                instance = self._instance = await self._launch()
+            except OSError as exc:
+                self._state = "cold"
+                command = (config.command or ("?",))[0]
+                error = protocol.invalid_entrypoint(
+                    request_id, command, (exc.strerror or str(exc)).lower()
+                )
+                lines = (error["errorMessage"], error["errorType"])
+                return _Failure(Outcome.INIT_ERROR, error, lines), _ms_since(began)
         limit = max(protocol.INIT_TIMEOUT_SECONDS_MIN, config.timeout_seconds)
-        initialized = asyncio.ensure_future(channel.initialized())
-        done = await self._watch(process, initialized, limit, request_id)
+        limit -= time.perf_counter() - instance.began
+        done = await self._watch(instance.process, instance.init, limit, request_id)
+        init_ms = _ms_since(instance.began, until=instance.init_ended)
         if isinstance(done, _Failure) or done is not None:
+            process = instance.process
             await self._discard()
             if isinstance(done, _Failure):
-                return done
-            return _Failure(Outcome.INIT_ERROR, done, (), process.max_memory_mb)
-        self._instance = _Instance(process, channel, (time.perf_counter() - began) * 1000)
+                return done, init_ms
+            return _Failure(Outcome.INIT_ERROR, done, (), process.max_memory_mb), init_ms
+        instance.init_ms = init_ms
         self._state = "ready"
-        return self._instance
+        return instance, init_ms
 
     async def _discard(self) -> None:
         """Stop the function process (if any); the next invocation starts a new one."""
@@ -272,6 +328,7 @@ class Agent:
         if self._state != "stopped":
             self._state = "cold"
         if instance is not None:
+            _forget(instance.init)
             instance.channel.close()
             await instance.process.stop()
 
@@ -323,6 +380,14 @@ class Agent:
 
     # -- helpers --------------------------------------------------------------------------
 
+    def _take_tail(self, wanted: bool) -> logs.LogTail | None:
+        """Start an invocation's tail (if `wanted`); it opens with what an init started
+        in advance logged, until that init is claimed."""
+        early, self._tail = self._tail, None
+        if wanted:
+            self._tail = early if early is not None else logs.LogTail()
+        return self._tail
+
     def _say(self, lines: Sequence[str]) -> None:
         """Log lines: to the current invocation's tail and, prefixed, to our stderr."""
         if self._tail is not None:
@@ -332,9 +397,19 @@ class Agent:
         sys.stderr.write("".join(f"{prefix}{line}\n" for line in lines))
 
 
+def _forget(task: asyncio.Task[Any]) -> None:
+    """Cancel `task`, or take its failure, which mattered only to a waiter now gone."""
+    if not task.cancel() and not task.cancelled():
+        task.exception()
+
+
 def _cancelled_from_outside(loop: asyncio.AbstractEventLoop) -> bool:
     task = asyncio.current_task(loop)
     return task is not None and task.cancelling() > 0
+
+
+def _ms_since(began: float, *, until: float | None = None) -> float:
+    return ((until or time.perf_counter()) - began) * 1000
 
 
 def _client_context(headers: dict[str, str]) -> str | None:
@@ -361,15 +436,36 @@ def _trace_id() -> str:
     return f"Root=1-{int(time.time()):08x}-{random[:24]};Parent={random[24:]};Sampled=0"
 
 
-async def serve(
+def run(
     config: InstanceConfig,
     *,
     sock: socket.socket,
     on_ready: Callable[[], None] | None = None,
 ) -> None:
+    """Serve until SIGINT or SIGTERM (see serve()).
+
+    A Python function process is forked first, before the event loop exists, so that
+    its init runs while the agent starts its own loop and server.
+    """
+    forked = None
+    if not config.provided:
+        try:
+            forked = processes.fork_python(config)
+        except OSError:
+            pass  # the first invocation tries again, and reports why it cannot
+    asyncio.run(serve(config, sock=sock, on_ready=on_ready, forked=forked))
+
+
+async def serve(
+    config: InstanceConfig,
+    *,
+    sock: socket.socket,
+    on_ready: Callable[[], None] | None = None,
+    forked: processes.Forked | None = None,
+) -> None:
     """Run an agent on `sock` until SIGINT or SIGTERM, then stop its function process."""
     agent = Agent(config)
-    await agent.start(sock=sock)
+    await agent.start(sock=sock, forked=forked)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -396,7 +492,7 @@ def main(argv: list[str] | None = None) -> None:
     def ready() -> None:
         print(f"kubefn agent ready on http://{args.host}:{port}", flush=True)
 
-    asyncio.run(serve(config, sock=sock, on_ready=ready))
+    run(config, sock=sock, on_ready=ready)
 
 
 if __name__ == "__main__":

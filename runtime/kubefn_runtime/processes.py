@@ -13,7 +13,9 @@ import os
 import signal
 import socket
 import subprocess
+import time
 from collections.abc import Callable
+from typing import NamedTuple
 
 from kubefn_runtime import python_runtime
 from kubefn_runtime.config import InstanceConfig
@@ -113,13 +115,27 @@ class FunctionProcess:
         self.exited.set_result(describe_exit(code))
 
 
-async def fork_python(
-    config: InstanceConfig, *, on_lines: LineSink
-) -> tuple[FunctionProcess, FrameChannel]:
-    """Fork kubefn's Python runtime from this (already warm) interpreter."""
+class Forked(NamedTuple):
+    """A forked Python function process, not yet watched by an event loop."""
+
+    pid: int
+    sock: socket.socket
+    """The agent's end of the frame socketpair."""
+    log_fd: int
+    """The read end of the process's stdout and stderr."""
+    began: float
+    """time.perf_counter() just before the fork."""
+
+
+def fork_python(config: InstanceConfig) -> Forked:
+    """Fork kubefn's Python runtime from this (already warm) interpreter.
+
+    Needs no event loop, so an agent can start its function process before its own loop.
+    """
     ours, theirs = socket.socketpair()
     log_read, log_write = os.pipe()
     parent = os.getpid()
+    began = time.perf_counter()
     pid = os.fork()
     if pid == 0:
         python_runtime.run_child(config, sock=theirs, log_fd=log_write, parent=parent)
@@ -129,8 +145,18 @@ async def fork_python(
         pass
     theirs.close()
     os.close(log_write)
-    process = FunctionProcess(pid=pid, poll=lambda: _wait(pid), log_fd=log_read, on_lines=on_lines)
-    return process, await FrameChannel.open(ours)
+    return Forked(pid, ours, log_read, began)
+
+
+async def watch_python(
+    forked: Forked, *, on_lines: LineSink
+) -> tuple[FunctionProcess, FrameChannel]:
+    """Watch a forked function process from the running loop, and open its channel."""
+    pid = forked.pid
+    process = FunctionProcess(
+        pid=pid, poll=lambda: _wait(pid), log_fd=forked.log_fd, on_lines=on_lines
+    )
+    return process, await FrameChannel.open(forked.sock)
 
 
 def spawn_command(

@@ -14,7 +14,6 @@ environment as AWS's emulator is; the current folder is the code folder.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
 
@@ -63,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"kubefn-rie ready: {url}", flush=True)
 
     try:
-        asyncio.run(agent.serve(config, sock=sock, on_ready=ready))
+        agent.run(config, sock=sock, on_ready=ready)
     except KeyboardInterrupt:
         return 130
     return 0

@@ -11,7 +11,6 @@ runtime need, so a fork starts warm.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import selectors
@@ -109,7 +108,7 @@ class Zygote:
             for fd in (self._replies, self._wakeup_read, self._wakeup_write):
                 os.close(fd)
             os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
-            asyncio.run(agent.serve(config, sock=sock))
+            agent.run(config, sock=sock)
             code = 0
         except BaseException:
             traceback.print_exc()

@@ -7,12 +7,13 @@ from __future__ import annotations
 import base64
 import json
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.runtime.conftest import FUNCTIONS, Answer, Client
+from tests.runtime.conftest import FUNCTIONS, Answer, Client, Zygote, children, instance_config
 
 
 def assert_error(answer: Answer, *, outcome: str, error_type: str) -> dict:
@@ -246,3 +247,40 @@ def test_warm_up_reports_init_error(agent: Callable[..., Client]) -> None:
     assert answer.status == 200
     assert answer.headers["X-Kubefn-Outcome"] == "init_error"
     assert answer.json()["errorType"] == "Runtime.HandlerNotFound"
+
+
+def test_function_process_starts_with_the_agent_and_first_invocation_pays_its_init(
+    zygote: Zygote,
+) -> None:
+    pid, client = zygote.spawn(instance_config("handlers.echo"))
+    deadline = time.monotonic() + 10
+    while not children(pid):  # forked before any invocation
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    time.sleep(0.5)
+    assert client.request("GET", "/kubefn/healthz").json() == {"state": "cold"}
+    first = client.invoke({}, tail=True, **{"X-Kubefn-Request-Id": "req-first"})
+    assert first.json()["pid"] == children(pid)[0]
+    init_ms = float(first.headers["X-Kubefn-Init-Duration-Ms"])
+    assert 0 < init_ms < 500  # init itself, not the wait for the first invocation
+    assert first.log.splitlines()[:2] == [
+        "init: module loaded",
+        "START RequestId: req-first Version: $LATEST",
+    ]
+    assert f"Init Duration: {init_ms:.2f} ms" in first.log
+    assert "X-Kubefn-Init-Duration-Ms" not in client.invoke({}).headers
+
+
+def test_init_that_crashed_before_the_first_invocation_is_that_invocations_error(
+    agent: Callable[..., Client], tmp_path: Path
+) -> None:
+    (tmp_path / "app.py").write_text("import os\nprint('dying', flush=True)\nos._exit(3)\n")
+    client = agent("app.handler", code_dir=tmp_path)
+    time.sleep(0.5)
+    answer = client.invoke({}, tail=True, **{"X-Kubefn-Request-Id": "req-x"})
+    error = assert_error(answer, outcome="crash", error_type="Runtime.ExitError")
+    assert (
+        error["errorMessage"] == "RequestId: req-x Error: Runtime exited with error: exit status 3"
+    )
+    assert "dying" in answer.log
+    assert "X-Kubefn-Init-Duration-Ms" in answer.headers
