@@ -21,7 +21,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 import redis.exceptions
@@ -135,6 +135,36 @@ async def publish(
         CHANNEL,
     )
     return PublishResult(changed=bool(changed), revision=int(revision))
+
+
+class Compiled(Protocol):
+    """What a compile step returns (e.g. kubefn.function.CompiledFunction)."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def key(self) -> str: ...
+    @property
+    def digest(self) -> str: ...
+    @property
+    def spec(self) -> Mapping[str, Any]: ...
+    @property
+    def bundle(self) -> bytes | None: ...
+
+
+async def publish_compiled(client: aioredis.Redis, compiled: Compiled) -> PublishResult:
+    """Publish a compiled resource with its code bundle, if it has one."""
+    bundle = None
+    if compiled.bundle is not None:
+        bundle = (str(compiled.spec["code"]["bundle"]), compiled.bundle)
+    return await publish(
+        client,
+        kind=compiled.kind,
+        key=compiled.key,
+        digest=compiled.digest,
+        spec=compiled.spec,
+        bundle=bundle,
+    )
 
 
 async def remove(client: aioredis.Redis, *, kind: str, key: str) -> bool:

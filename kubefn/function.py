@@ -152,6 +152,10 @@ class CompiledFunction:
     bundle: bytes | None = field(default=None, repr=False)
 
     @property
+    def kind(self) -> str:
+        return KIND
+
+    @property
     def key(self) -> str:
         return f"{self.namespace}/{self.name}"
 

@@ -4,13 +4,28 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
+import boto3
 import pytest
 import redis.asyncio as aioredis
+from botocore.config import Config
 
 from kubefn.redisserver import EmbeddedRedis
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def lambda_client(url: str, *, read_timeout: int = 60) -> Any:
+    """boto3's Lambda client for a kubefn gateway: no retries, so each call is one request."""
+    return boto3.client(
+        "lambda",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(retries={"max_attempts": 1, "mode": "standard"}, read_timeout=read_timeout),
+    )
 
 
 @pytest.fixture

@@ -131,17 +131,7 @@ async def sync(client: aioredis.Redis, *, folder: Path, announce: bool) -> list[
     for item in loaded.loaded:
         compiled = item.compiled
         keep.add(compiled.key)
-        bundle = None
-        if compiled.bundle is not None:
-            bundle = (str(compiled.spec["code"]["bundle"]), compiled.bundle)
-        result = await config.publish(
-            client,
-            kind=KIND,
-            key=compiled.key,
-            digest=compiled.digest,
-            spec=compiled.spec,
-            bundle=bundle,
-        )
+        result = await config.publish_compiled(client, compiled)
         if result.changed or not announce:
             verb = "updated" if announce else "loaded"
             said.append(f"{verb} function {compiled.key} revision {result.revision}")

@@ -92,18 +92,7 @@ def _only_config_map_missing(problems: list[Problem]) -> bool:
 
 async def _publish(compiled: function.CompiledFunction, *, redis: aioredis.Redis) -> int:
     """Its revision: a new one when the digest changed, the same one otherwise."""
-    bundle = None
-    if compiled.bundle is not None:
-        bundle = (compiled.spec["code"]["bundle"], compiled.bundle)
-    result = await config.publish(
-        redis,
-        kind=function.KIND,
-        key=compiled.key,
-        digest=compiled.digest,
-        spec=compiled.spec,
-        bundle=bundle,
-    )
-    return result.revision
+    return (await config.publish_compiled(redis, compiled)).revision
 
 
 def _report(

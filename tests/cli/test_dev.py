@@ -16,13 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 
 from kubefn import config
 from kubefn.redisserver import EmbeddedRedis, free_port
-from tests.conftest import REPO
+from tests.conftest import REPO, lambda_client
 
 KUBEFN = [sys.executable, "-m", "kubefn_cli.main"]
 
@@ -35,14 +33,7 @@ class Dev:
     lines: list[str]
 
     def lambda_client(self) -> Any:
-        return boto3.client(
-            "lambda",
-            endpoint_url=self.url,
-            region_name="us-east-1",
-            aws_access_key_id="x",
-            aws_secret_access_key="x",
-            config=Config(retries={"max_attempts": 1, "mode": "standard"}, read_timeout=60),
-        )
+        return lambda_client(self.url)
 
     def wait_for_line(self, text: str, *, timeout: float = 30) -> str:
         """Read the platform's output until a line contains `text`."""

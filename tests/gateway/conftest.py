@@ -16,7 +16,7 @@ from aiohttp import web
 from botocore.config import Config
 
 from kubefn import config
-from kubefn.function import KIND, compile_function
+from kubefn.function import compile_function
 from kubefn.redisserver import EmbeddedRedis
 from kubefn_gateway.app import PLATFORM, Platform, create_app
 from kubefn_gateway.settings import GatewaySettings
@@ -58,15 +58,7 @@ class Gateway:
             },
         }
         compiled = compile_function(manifest)
-        assert compiled.bundle is not None
-        result = await config.publish(
-            self.redis,
-            kind=KIND,
-            key=compiled.key,
-            digest=compiled.digest,
-            spec=compiled.spec,
-            bundle=(compiled.spec["code"]["bundle"], compiled.bundle),
-        )
+        result = await config.publish_compiled(self.redis, compiled)
         await self.until(
             lambda: (
                 (served := self.platform.catalog.get(compiled.key)) is not None

@@ -21,7 +21,7 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 from kubefn import config, naming
-from kubefn.function import KIND, CompiledFunction, compile_function
+from kubefn.function import CompiledFunction, compile_function
 from kubefn.redisserver import EmbeddedRedis
 from kubefn_gateway.app import PLATFORM, create_app
 from kubefn_gateway.pool import InstancePool
@@ -50,15 +50,7 @@ class KubernetesGateway(Gateway):
         Returns the Deployment; this gateway serves the new revision by then.
         """
         compiled = _compile(name, files=files, **spec)
-        assert compiled.bundle is not None
-        result = await config.publish(
-            self.redis,
-            kind=KIND,
-            key=compiled.key,
-            digest=compiled.digest,
-            spec=compiled.spec,
-            bundle=(compiled.spec["code"]["bundle"], compiled.bundle),
-        )
+        result = await config.publish_compiled(self.redis, compiled)
         owner = {
             "apiVersion": "kubefn.io/v1alpha1",
             "kind": "Function",
