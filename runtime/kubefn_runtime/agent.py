@@ -224,7 +224,7 @@ class Agent:
             await self._discard()
             return self._finish(request_id, done, began=began, init_ms=init_ms)
         started.process.logs.finish()
-        started.process.memory_kb()
+        started.process.take_peak(done.peak_kb)
         self._state = "ready"
         answer = _Answer(*_reply_outcome(done), started.process.max_memory_mb)
         return self._finish(request_id, answer, began=began, init_ms=init_ms)

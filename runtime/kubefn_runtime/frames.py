@@ -162,5 +162,6 @@ class FrameChannel(asyncio.BufferedProtocol):
         if not self._init.done():
             self._init.set_result(None if header["op"] == "ready" else json.loads(body))
         elif self._reply is not None and not self._reply.done():
-            self._reply.set_result(Reply(body, error=header["op"] == "error"))
+            reply = Reply(body, error=header["op"] == "error", peak_kb=header.get("peakKb"))
+            self._reply.set_result(reply)
         # Otherwise the agent gave up waiting (and is replacing the process).

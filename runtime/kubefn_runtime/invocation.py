@@ -42,6 +42,8 @@ class Reply:
     body: bytes
     """The result, or the error object's JSON when `error`."""
     error: bool = False
+    peak_kb: int | None = None
+    """The process's peak resident memory so far, when it says (kubefn's Python runtime does)."""
 
 
 class Channel(Protocol):

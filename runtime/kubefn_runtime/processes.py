@@ -69,6 +69,18 @@ class FunctionProcess:
         self._peak_kb = max(self._peak_kb, rss, _field_kb(data, b"VmHWM:") or 0)
         return rss
 
+    def take_peak(self, reported_kb: int | None) -> None:
+        """Update the peak memory once the process has answered: from the peak it
+        reported, or else from /proc (VmHWM).
+
+        The reported peak is the same high-water mark, counted without summing the
+        kernel's per-CPU deltas (it may trail VmHWM by a few hundred KiB).
+        """
+        if reported_kb is None:
+            self.memory_kb()
+        else:
+            self._peak_kb = max(self._peak_kb, reported_kb)
+
     def guard_memory(self, limit_kb: int) -> None:
         """Until unguard(): kill the process (as out of memory) once VmRSS passes the limit."""
         self._guard = self._loop.call_later(MEMORY_POLL_SECONDS, self._check_memory, limit_kb)
