@@ -12,24 +12,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
 import kopf
 import kubernetes.client
 from kubernetes.client.exceptions import ApiException
 
+from kubefn.rbac import Permission
 from kubefn.resources import FUNCTION, GROUP, VERSION
 
 FIELD_MANAGER = "kubefn-operator"
 USER_AGENT = "kubefn-operator"
 MERGE_PATCH = "application/merge-patch+json"
-
-
-class Permission(NamedTuple):
-    group: str
-    """The API group; "" is the core group."""
-    resource: str
-    verbs: tuple[str, ...]
 
 
 PERMISSIONS: tuple[Permission, ...] = (

@@ -35,6 +35,7 @@ import urllib3
 from kubernetes.client.exceptions import ApiException
 
 from kubefn.naming import REVISION_LABEL, workload_name
+from kubefn.rbac import Permission
 from kubefn_gateway.awserrors import InstanceFailed
 from kubefn_gateway.instance import Instance
 from kubefn_gateway.providers import LostCallback
@@ -52,13 +53,6 @@ REQUEST_SECONDS = 10.0
 CONFLICT_RETRIES = 10
 RECHECK_SECONDS = 1.0
 """While a start waits, how often it looks again at pods another gateway may have let go."""
-
-
-class Permission(NamedTuple):
-    group: str
-    """The API group; "" is the core group."""
-    resource: str
-    verbs: tuple[str, ...]
 
 
 PERMISSIONS: tuple[Permission, ...] = (
