@@ -24,6 +24,7 @@ HEAD_BYTES_MAX = 2 * 1024 * 1024
 """Request line plus headers; awslambdaric may send an X-Ray error cause of up to 1 MiB."""
 
 _DISCARD_CHUNK = 256 * 1024
+_READ_BYTES = 64 * 1024
 _REASONS = {status.value: status.phrase for status in http.HTTPStatus}
 
 
@@ -124,6 +125,32 @@ class _BadRequest(Exception):
     pass
 
 
+class _Connection(asyncio.StreamReaderProtocol, asyncio.BufferedProtocol):
+    """asyncio's stream protocol, reading into one buffer of its own.
+
+    A plain protocol receives a new 256 KiB bytes object from every read: malloc'd
+    (often mmap'd: two page faults and three system calls), then shrunk to the data.
+    A buffered one lends the transport its buffer, and hands the StreamReader a copy
+    of just the bytes read.
+    """
+
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        serve: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
+        *,
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        super().__init__(reader, serve, loop=loop)
+        self._read_view = memoryview(bytearray(_READ_BYTES))
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._read_view
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.data_received(bytes(self._read_view[:nbytes]))
+
+
 class Server:
     """Serves a Router on a listening socket until closed."""
 
@@ -143,7 +170,13 @@ class Server:
         """Serve on `sock` (already listening, e.g. bound before a fork) or on host:port."""
         if sock is None:
             sock = listen(host, port)
-        self._server = await asyncio.start_server(self._serve, sock=sock, limit=HEAD_BYTES_MAX)
+        loop = asyncio.get_running_loop()
+
+        def connection() -> _Connection:  # what asyncio.start_server builds, but buffered
+            reader = asyncio.StreamReader(limit=HEAD_BYTES_MAX, loop=loop)
+            return _Connection(reader, self._serve, loop=loop)
+
+        self._server = await loop.create_server(connection, sock=sock)
         return sock
 
     async def close(self) -> None:
