@@ -6,7 +6,8 @@ to a private descriptor and fd 1 points at stderr, so nothing a child prints can
 land in the control channel. A plain selector loop (no asyncio here) watches
 stdin and the SIGCHLD wakeup pipe; each agent gets a fresh event loop of its own.
 Importing the agent here imports everything an agent and kubefn's Python
-runtime need, so a fork starts warm.
+runtime need, so a fork starts warm; a rehearsal (rehearsal.py) then runs an
+agent's code here before the first fork, so a fork starts warmer still.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import sys
 import traceback
 from typing import Any
 
-from kubefn_runtime import agent, httpserver
+from kubefn_runtime import agent, httpserver, rehearsal
 from kubefn_runtime.config import ConfigError, InstanceConfig
 from kubefn_runtime.lifetime import die_with_parent
 from kubefn_runtime.protocol import describe_exit
@@ -158,6 +159,8 @@ def main() -> None:
     die_with_parent(expected_parent=os.getppid())
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        Zygote().run()
+        zygote = Zygote()  # first: it moves stdout, the reply channel, out of fd 1
+        rehearsal.rehearse()
+        zygote.run()
     except KeyboardInterrupt:
         pass

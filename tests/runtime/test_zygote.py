@@ -24,6 +24,12 @@ def test_ping(zygote: Zygote) -> None:
     assert zygote.call("ping") == {"op": "pong", "id": "1"}
 
 
+def test_rehearsal_leaves_no_process_behind(zygote: Zygote) -> None:
+    zygote.call("ping")  # answered once the template has rehearsed
+    assert children(zygote.process.pid) == []
+    assert zygote.unsolicited == []
+
+
 def test_spawn_answers_with_a_port_that_serves_at_once(zygote: Zygote) -> None:
     pid, client = zygote.spawn(instance_config("handlers.echo"))
     assert client.request("GET", "/kubefn/healthz").json() == {"state": "cold"}
