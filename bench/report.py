@@ -173,7 +173,7 @@ def render_cold(data: dict[str, Any]) -> list[str]:
                 name,
                 _pq(parts["process_start_ms"]),
                 _pq(parts["init_ms"]),
-                _pq(parts["invoke_ms"]),
+                _pq(parts["first_request_ms"]),
                 _pq(parts["total_ms"]),
                 f"{_pq(via['latency_ms'])} (n={via['latency_ms']['n']}, "
                 f"{via['cold_starts_counted']}/{via['invocations']} counted cold)"
@@ -189,8 +189,8 @@ def render_cold(data: dict[str, Any]) -> list[str]:
         [
             "function",
             "process start",
-            "init",
-            "invoke",
+            "init (overlaps)",
+            "first request",
             "total",
             "through the gateway",
             "n",
