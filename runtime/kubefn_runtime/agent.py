@@ -308,8 +308,10 @@ class Agent:
                 lines = (error["errorMessage"], error["errorType"])
                 return _Failure(Outcome.INIT_ERROR, error, lines), _ms_since(began)
         limit = max(protocol.INIT_TIMEOUT_SECONDS_MIN, config.timeout_seconds)
-        limit -= time.perf_counter() - instance.began
-        done = await self._watch(instance.process, instance.init, limit, request_id)
+        elapsed = time.perf_counter() - instance.began
+        done = await self._watch(
+            instance.process, instance.init, limit, request_id, elapsed=elapsed
+        )
         init_ms = _ms_since(instance.began, until=instance.init_ended)
         if isinstance(done, _Failure) or done is not None:
             process = instance.process
@@ -338,15 +340,19 @@ class Agent:
         work: asyncio.Future[T],
         seconds: float,
         request_id: str,
+        *,
+        elapsed: float = 0.0,
     ) -> T | _Failure:
         """Wait for `work` while enforcing the deadline and the memory size.
 
-        The deadline and the process's exit cancel `work` itself, so this waits on one
-        future: no task and no asyncio.wait per invocation. Cancelling a future that is
-        already done does nothing, so a late timer or exit callback is harmless.
+        `work` has `seconds` in all, of which `elapsed` are gone (an init that started
+        before anyone waited for it). The deadline and the process's exit cancel `work`
+        itself, so this waits on one future: no task and no asyncio.wait per invocation.
+        Cancelling a future that is already done does nothing, so a late timer or exit
+        callback is harmless.
         """
         loop = self._loop
-        deadline = loop.call_later(seconds, work.cancel)
+        deadline = loop.call_later(seconds - elapsed, work.cancel)
 
         def on_exit(exited: asyncio.Future[str]) -> None:
             work.cancel()
