@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import base64
 import binascii
+import contextlib
 import json
 import os
 import signal
@@ -126,6 +127,16 @@ class Agent:
         except OSError:
             self._tail = None  # the first invocation tries again and reports why
         await self._server.start(sock=sock)
+
+    async def drain(self, *, timeout: float) -> None:
+        """Wait (up to `timeout`) until the invocations in flight and queued have answered.
+
+        A pod gets SIGTERM on scale-in and on a rollout; the caller of an invocation
+        already running should still get its answer, as on Lambda.
+        """
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout), self._lock:
+                pass
 
     async def close(self) -> None:
         self._state = "stopped"
@@ -462,6 +473,10 @@ def run(
     asyncio.run(serve(config, sock=sock, on_ready=on_ready, forked=forked))
 
 
+DRAIN_MARGIN_SECONDS = 1.0
+"""On SIGTERM, an invocation in flight gets its own timeout and this much more."""
+
+
 async def serve(
     config: InstanceConfig,
     *,
@@ -469,7 +484,8 @@ async def serve(
     on_ready: Callable[[], None] | None = None,
     forked: processes.Forked | None = None,
 ) -> None:
-    """Run an agent on `sock` until SIGINT or SIGTERM, then stop its function process."""
+    """Run an agent on `sock` until SIGINT or SIGTERM; then let the work in flight
+    finish and stop its function process."""
     agent = Agent(config)
     await agent.start(sock=sock, forked=forked)
     stopping = asyncio.Event()
@@ -480,6 +496,7 @@ async def serve(
         on_ready()
     try:
         await stopping.wait()
+        await agent.drain(timeout=config.timeout_seconds + DRAIN_MARGIN_SECONDS)
     finally:
         await agent.close()
 

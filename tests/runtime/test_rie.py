@@ -93,6 +93,22 @@ def test_sigterm_stops_rie_and_its_runtime(server: Server) -> None:
     wait_gone(runtime_pid)
 
 
+def test_sigterm_lets_the_invocation_in_flight_finish(server: Server) -> None:
+    process, client = server(RIE, "--port", "0", "--handler", "handlers.nap")
+    with ThreadPoolExecutor(1) as pool:
+        in_flight = pool.submit(client.invoke, {"seconds": 1})
+        for _ in range(1000):  # bounded: until the agent reports the invocation running
+            if client.request("GET", "/kubefn/healthz").json()["state"] == "busy":
+                break
+        else:
+            raise AssertionError("the invocation never started")
+        process.send_signal(signal.SIGTERM)
+        answer = in_flight.result(timeout=30)
+    assert answer.status == 200
+    assert answer.headers["X-Kubefn-Outcome"] == "success"
+    assert process.wait(timeout=30) == 0
+
+
 def test_rie_runs_kubefn_python_runtime_with_handler_option(server: Server) -> None:
     _, client = server(RIE, "--port", "0", "--handler", "handlers.echo")
     answer = client.invoke({"k": 1}, tail=True)
