@@ -18,16 +18,14 @@ from typing import Any
 import kmock
 import pytest
 import redis.asyncio as aioredis
-from aiohttp import web
 
 from kubefn import config, naming
 from kubefn.function import CompiledFunction, compile_function
 from kubefn.redisserver import EmbeddedRedis
-from kubefn_gateway.app import PLATFORM, create_app
 from kubefn_gateway.pool import InstancePool
 from kubefn_gateway.settings import GatewaySettings
 from kubefn_operator import objects
-from tests.gateway.conftest import Gateway
+from tests.gateway.conftest import Gateway, running_gateway
 from tests.gateway_kubernetes.cluster import ENDPOINT_SLICES, PODS, ApiServer, Cluster
 from tests.operator.apiserver import DEPLOYMENTS, NAMESPACE, Api
 
@@ -132,24 +130,14 @@ async def serving(
         provider="kubernetes",
         kubernetes_api=str(api.emulator.url),
     )
-    app = create_app(settings)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    platform = app[PLATFORM]
-    await platform.catalog.loaded.wait()
-    try:
+    async with running_gateway(settings, redis_client) as gateway:
         yield KubernetesGateway(
-            url=f"http://{host}:{port}",
-            platform=platform,
+            url=gateway.url,
+            platform=gateway.platform,
             redis=redis_client,
             api=api,
             redis_url=redis_url,
         )
-    finally:
-        await runner.cleanup()
 
 
 @pytest.fixture
