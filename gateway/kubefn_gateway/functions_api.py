@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from kubefn_gateway import awserrors
-from kubefn_gateway.invoke_api import function_key
+from kubefn_gateway.catalog import Served
+from kubefn_gateway.invoke_api import resolve
 from kubefn_gateway.version import FunctionVersion
 
 if TYPE_CHECKING:
@@ -43,23 +44,23 @@ class FunctionsApi:
                 f"(got {request.query.get('MaxItems')!r})"
             ).response(request_id="")
         marker = request.query.get("Marker", "")
-        keys = [k for k in self._platform.catalog.keys() if k > marker]
+        catalog = self._platform.catalog
+        keys = [k for k in catalog.keys() if k > marker]
         page = keys[:limit]
-        body: dict[str, Any] = {"Functions": [self._configuration(k) for k in page]}
+        served = [s for s in map(catalog.get, page) if s is not None]
+        body: dict[str, Any] = {"Functions": [self._configuration(s) for s in served]}
         if len(keys) > limit:
             body["NextMarker"] = page[-1]
         return web.json_response(body)
 
     async def get_function(self, request: web.Request) -> web.Response:
         try:
-            key = self._key(request)
+            served = self._served(request)
         except awserrors.LambdaError as exc:
             return exc.response(request_id="")
-        served = self._platform.catalog.get(key)
-        assert served is not None
         reserved = served.version.spec.get("reservedConcurrency")
         body: dict[str, Any] = {
-            "Configuration": self._configuration(key),
+            "Configuration": self._configuration(served),
             "Code": _code(served.version),
         }
         if reserved is not None:
@@ -68,30 +69,21 @@ class FunctionsApi:
 
     async def get_configuration(self, request: web.Request) -> web.Response:
         try:
-            key = self._key(request)
+            served = self._served(request)
         except awserrors.LambdaError as exc:
             return exc.response(request_id="")
-        return web.json_response(self._configuration(key))
+        return web.json_response(self._configuration(served))
 
-    def _key(self, request: web.Request) -> str:
-        settings = self._platform.settings
-        key, qualifier = function_key(
-            request.match_info["name"],
-            request.query.get("Qualifier"),
-            default_namespace=settings.namespace,
+    def _served(self, request: web.Request) -> Served:
+        return resolve(
+            self._platform.catalog,
+            self._platform.settings,
+            name=request.match_info["name"],
+            qualifier=request.query.get("Qualifier"),
         )
-        if self._platform.catalog.get(key) is None or qualifier not in (None, "$LATEST"):
-            name = key.split("/", 1)[1] + (f":{qualifier}" if qualifier else "")
-            raise awserrors.ResourceNotFound(
-                f"Function not found: arn:aws:lambda:{settings.region}:"
-                f"{settings.account_id}:function:{name}"
-            )
-        return key
 
-    def _configuration(self, key: str) -> dict[str, Any]:
+    def _configuration(self, served: Served) -> dict[str, Any]:
         settings = self._platform.settings
-        served = self._platform.catalog.get(key)
-        assert served is not None
         version = served.version
         spec = version.spec
         code = spec["code"]

@@ -18,11 +18,12 @@ from aiohttp import web
 
 from kubefn import limits
 from kubefn_gateway import awserrors
-from kubefn_gateway.catalog import Served
+from kubefn_gateway.catalog import Catalog, Served
 from kubefn_gateway.instance import InstanceLost, InvokeResult
 from kubefn_gateway.metrics import FunctionSeries
 from kubefn_gateway.pool import AtCapacity
 from kubefn_gateway.providers.template import TemplateError
+from kubefn_gateway.settings import GatewaySettings
 from kubefn_runtime import protocol
 
 if TYPE_CHECKING:
@@ -58,7 +59,12 @@ class InvokeApi:
             return awserrors.ServiceError("Internal error").response(request_id=request_id)
 
     async def _invoke(self, request: web.Request, request_id: str) -> web.StreamResponse:
-        served = self._resolve(request.match_info["name"], request.query.get("Qualifier"))
+        served = resolve(
+            self._catalog,
+            self._settings,
+            name=request.match_info["name"],
+            qualifier=request.query.get("Qualifier"),
+        )
         invocation_type = request.headers.get("X-Amz-Invocation-Type", "RequestResponse")
         if invocation_type not in INVOCATION_TYPES:
             raise awserrors.InvalidParameterValue(
@@ -94,19 +100,6 @@ class InvokeApi:
         return web.Response(
             status=200, body=result.body, headers=response_headers, content_type="application/json"
         )
-
-    def _resolve(self, name: str, qualifier: str | None) -> Served:
-        key, qualifier = function_key(name, qualifier, default_namespace=self._settings.namespace)
-        served = self._catalog.get(key)
-        arn = (
-            f"arn:aws:lambda:{self._settings.region}:{self._settings.account_id}"
-            f":function:{key.split('/', 1)[1]}"
-        )
-        if served is None:
-            raise awserrors.ResourceNotFound(f"Function not found: {arn}")
-        if qualifier not in (None, "$LATEST"):
-            raise awserrors.ResourceNotFound(f"Function not found: {arn}:{qualifier}")
-        return served
 
     async def _run(
         self, served: Served, *, payload: bytes, headers: dict[str, str]
@@ -168,6 +161,23 @@ class InvokeApi:
             self._catalog.cold_started(key, at=time.time())
             series.cold_starts.inc()
             series.init_duration.observe(init_ms / 1000)
+
+
+def resolve(
+    catalog: Catalog, settings: GatewaySettings, *, name: str, qualifier: str | None
+) -> Served:
+    """The served version a FunctionName (and Qualifier) means, or Lambda's 404."""
+    key, qualifier = function_key(name, qualifier, default_namespace=settings.namespace)
+    served = catalog.get(key)
+    if served is None or qualifier not in (None, "$LATEST"):
+        arn = (
+            f"arn:aws:lambda:{settings.region}:{settings.account_id}"
+            f":function:{key.split('/', 1)[1]}"
+        )
+        raise awserrors.ResourceNotFound(
+            f"Function not found: {arn}" + (f":{qualifier}" if served is not None else "")
+        )
+    return served
 
 
 def function_key(
