@@ -41,7 +41,7 @@ class Platform:
         self.redis = aioredis.Redis.from_url(settings.redis_url)
         self.provider: Provider = providers.create(settings, redis=self.redis)
         self.catalog = Catalog(settings=settings, provider=self.provider)
-        self.metrics = Metrics(pools=self.catalog.pools)
+        self.metrics = Metrics(observations=lambda: self.catalog.observations(now=time.time()))
 
     async def run(self) -> AsyncIterator[None]:
         await self.provider.prepare()

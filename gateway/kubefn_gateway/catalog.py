@@ -10,13 +10,12 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from kubefn import config, observed
 from kubefn.function import KIND
 from kubefn_gateway.instance import Instance
-from kubefn_gateway.metrics import PoolCounts
 from kubefn_gateway.pool import InstancePool
 from kubefn_gateway.providers import Provider
 from kubefn_gateway.settings import GatewaySettings
@@ -54,13 +53,6 @@ class Catalog:
 
     def keys(self) -> list[str]:
         return sorted(self._current)
-
-    def pools(self) -> Iterator[PoolCounts]:
-        for served in (*self._current.values(), *self._retired):
-            pool = served.pool
-            yield PoolCounts(
-                served.version.namespace, served.version.name, pool.starting, pool.idle, pool.busy
-            )
 
     def cold_started(self, key: str, *, at: float) -> None:
         """Remember when `key` last paid for an init (for its status)."""

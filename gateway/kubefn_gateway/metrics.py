@@ -1,17 +1,19 @@
 """The gateway's Prometheus metrics. Dashboards are built on these names: keep them stable.
 
 Each gateway owns its registry, so several gateways can live in one process (tests).
-Gauges that describe the pools are collected at scrape time from the pools themselves.
+Gauges that describe the pools are collected at scrape time from what this replica
+observes (the same view it reports for the functions' status).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from typing import NamedTuple
+from collections.abc import Callable, Iterator, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+from kubefn import observed
 
 _LATENCY_BUCKETS = (
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
@@ -19,16 +21,12 @@ _LATENCY_BUCKETS = (
 )  # fmt: skip
 
 
-class PoolCounts(NamedTuple):
-    namespace: str
-    function: str
-    starting: int
-    idle: int
-    busy: int
+Observations = Callable[[], Mapping[str, observed.Observation]]
+"""This replica's instances per function key ("namespace/name"), read at scrape time."""
 
 
 class Metrics:
-    def __init__(self, *, pools: Callable[[], Iterable[PoolCounts]]) -> None:
+    def __init__(self, *, observations: Observations) -> None:
         self.registry = CollectorRegistry()
         labels = ("namespace", "function")
         self.invocations = Counter(
@@ -63,7 +61,7 @@ class Metrics:
             labels,
             registry=self.registry,
         )
-        self.registry.register(_PoolCollector(pools))
+        self.registry.register(_PoolCollector(observations))
         self._series: dict[tuple[str, str], FunctionSeries] = {}
 
     def function(self, *, namespace: str, name: str) -> FunctionSeries:
@@ -97,8 +95,8 @@ class FunctionSeries:
 
 
 class _PoolCollector(Collector):
-    def __init__(self, pools: Callable[[], Iterable[PoolCounts]]) -> None:
-        self._pools = pools
+    def __init__(self, observations: Observations) -> None:
+        self._observations = observations
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         instances = GaugeMetricFamily(
@@ -111,16 +109,15 @@ class _PoolCollector(Collector):
             "Invocations running right now.",
             labels=("namespace", "function"),
         )
-        totals: dict[tuple[str, str], list[int]] = {}
-        for counts in self._pools():
-            total = totals.setdefault((counts.namespace, counts.function), [0, 0, 0])
-            total[0] += counts.starting
-            total[1] += counts.idle
-            total[2] += counts.busy
-        for (namespace, function), (starting, idle, busy) in sorted(totals.items()):
-            for state, value in (("starting", starting), ("idle", idle), ("busy", busy)):
+        for key, seen in sorted(self._observations().items()):
+            namespace, function = key.split("/", 1)
+            for state, value in (
+                ("starting", seen.starting),
+                ("idle", seen.idle),
+                ("busy", seen.busy),
+            ):
                 instances.add_metric((namespace, function, state), value)
-            concurrent.add_metric((namespace, function), busy)
+            concurrent.add_metric((namespace, function), seen.busy)
         yield instances
         yield concurrent
 
