@@ -85,5 +85,16 @@ def summarize(raw: Mapping[bytes | str, bytes | str], *, now: float) -> Summary:
     )
 
 
+async def read_many(
+    client: aioredis.Redis, *, kind: str, names: list[str], now: float
+) -> dict[str, Summary]:
+    """Every named function's summary, in one round trip."""
+    async with client.pipeline(transaction=False) as pipe:
+        for name in names:
+            pipe.hgetall(key(kind, name))
+        replies = await pipe.execute()
+    return {name: summarize(raw, now=now) for name, raw in zip(names, replies, strict=True)}
+
+
 async def read(client: aioredis.Redis, *, kind: str, name: str, now: float) -> Summary:
     return summarize(await client.hgetall(key(kind, name)), now=now)

@@ -57,10 +57,11 @@ async def _once(memo: kopf.Memo, *, cluster: Cluster, shown: dict[str, dict[str,
     published = snapshot.resources[function.KIND]
     for key in [k for k in shown if k not in published]:
         del shown[key]
-    now = time.time()
+    summaries = await observed.read_many(
+        memo.redis, kind=function.KIND, names=list(published), now=time.time()
+    )
     for key, item in published.items():
-        summary = await observed.read(memo.redis, kind=function.KIND, name=key, now=now)
-        view = conditions.observed_view(summary)
+        view = conditions.observed_view(summaries[key])
         if shown.get(key) == view:
             continue
         try:
