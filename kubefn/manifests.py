@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from kubefn import function
+from kubefn import config, resources
 from kubefn.resources import API_VERSION, KINDS
 from kubefn.schema import Problem, show
 
@@ -40,7 +40,8 @@ class Refused:
 @dataclass(frozen=True)
 class Loaded:
     source: str
-    compiled: function.CompiledFunction
+    compiled: config.Compiled
+    """Of any kind in kubefn.resources.KINDS (e.g. CompiledFunction, CompiledTable)."""
 
 
 @dataclass(frozen=True)
@@ -110,23 +111,30 @@ def load_folder(folder: Path) -> Folder:
             refused.append(outcome)
         elif outcome is not None:
             loaded.append(outcome)
-    seen: dict[str, str] = {}
+    unique, duplicates = _first_of_each(loaded)
+    return Folder(loaded=tuple(unique), refused=(*refused, *duplicates))
+
+
+def _first_of_each(loaded: list[Loaded]) -> tuple[list[Loaded], list[Refused]]:
+    """One resource per kind and key: the first one loaded; every later one refused.
+
+    A Table's key is its tableName, so two Tables naming the same table clash
+    even when their objects' names differ.
+    """
+    seen: dict[tuple[str, str], str] = {}
     unique: list[Loaded] = []
+    duplicates: list[Refused] = []
     for item in loaded:
-        key = f"{function.KIND}/{item.compiled.key}"
-        if key in seen:
-            refused.append(
-                Refused(
-                    item.source,
-                    function.KIND,
-                    item.compiled.name,
-                    (Problem("metadata.name", f"is already defined in {seen[key]}"),),
-                )
-            )
+        kind, key = item.compiled.kind, item.compiled.key
+        if (kind, key) in seen:
+            path = KINDS[kind].name_path
+            problem = Problem(path, f"is already defined in {seen[kind, key]}")
+            name = key.split("/", 1)[1]
+            duplicates.append(Refused(item.source, kind, name, (problem,)))
             continue
-        seen[key] = item.source
+        seen[kind, key] = item.source
         unique.append(item)
-    return Folder(loaded=tuple(unique), refused=tuple(refused))
+    return unique, duplicates
 
 
 def _config_maps(documents: Iterable[Any]) -> ConfigMaps:
@@ -176,9 +184,9 @@ def compile_document(
         )
     namespace = (metadata.get("namespace") if isinstance(metadata, dict) else None) or "default"
     try:
-        compiled = function.compile_function(
+        compiled = resources.compile_manifest(
             doc, base_dir=base_dir, config_maps=(config_maps or {}).get(str(namespace), {})
         )
-    except function.InvalidFunction as exc:
-        return Refused(source, str(kind), name, tuple(exc.problems))
+    except resources.Invalid as exc:
+        return Refused(source, kind, name, tuple(exc.problems))
     return Loaded(source=source, compiled=compiled)

@@ -1,19 +1,47 @@
 """The custom resource kinds kubefn defines, in one table.
 
 CRD generation, manifest loading and the operator all read this table, so a new
-kind (Table, StateMachine) is added here once.
+kind (StateMachine, Api) is added here once: its schemas, its names, its printer
+columns and its compile step.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
 
-from kubefn import function
-from kubefn.schema import Schema
+from kubefn import config, function, table
+from kubefn.schema import Problem, Schema
 
 GROUP = "kubefn.io"
 VERSION = "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"
+
+
+class Invalid(ValueError):
+    """A manifest of any kind that breaks rules; `problems` lists every one."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("; ".join(str(p) for p in problems))
+        self.problems = problems
+
+
+class Compile(Protocol):
+    """A kind's compile step: a manifest in, what the data plane reads out; raises Invalid.
+
+    `base_dir` resolves files next to the manifest (kubefn dev); `config_maps`
+    holds the ConfigMaps of the manifest's namespace, by name.
+    """
+
+    def __call__(
+        self,
+        manifest: Mapping[str, Any],
+        *,
+        base_dir: Path | None,
+        config_maps: Mapping[str, Mapping[str, str]],
+    ) -> config.Compiled: ...
 
 
 @dataclass(frozen=True)
@@ -24,8 +52,42 @@ class Kind:
     short_names: tuple[str, ...]
     spec_schema: Schema
     status_schema: Schema
+    compile: Compile
     printer_columns: tuple[dict[str, str], ...] = ()
+    name_path: str = "metadata.name"
+    """Where a manifest names what it publishes (the name in its config key)."""
 
+
+def _compile_function(
+    manifest: Mapping[str, Any],
+    *,
+    base_dir: Path | None,
+    config_maps: Mapping[str, Mapping[str, str]],
+) -> function.CompiledFunction:
+    try:
+        return function.compile_function(manifest, base_dir=base_dir, config_maps=config_maps)
+    except function.InvalidFunction as exc:
+        raise Invalid(exc.problems) from None
+
+
+def _compile_table(
+    manifest: Mapping[str, Any],
+    *,
+    base_dir: Path | None,
+    config_maps: Mapping[str, Mapping[str, str]],
+) -> table.CompiledTable:
+    try:
+        return table.compile_table(manifest)
+    except table.InvalidTable as exc:
+        raise Invalid(exc.problems) from None
+
+
+_READY = {
+    "name": "Ready",
+    "type": "string",
+    "jsonPath": '.status.conditions[?(@.type=="Ready")].status',
+}
+_AGE = {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}
 
 FUNCTION = Kind(
     kind=function.KIND,
@@ -34,17 +96,41 @@ FUNCTION = Kind(
     short_names=("fn",),
     spec_schema=function.SPEC_SCHEMA,
     status_schema=function.STATUS_SCHEMA,
+    compile=_compile_function,
     printer_columns=(
         {"name": "Runtime", "type": "string", "jsonPath": ".spec.runtime"},
-        {
-            "name": "Ready",
-            "type": "string",
-            "jsonPath": '.status.conditions[?(@.type=="Ready")].status',
-        },
+        _READY,
         {"name": "Revision", "type": "integer", "jsonPath": ".status.revision"},
         {"name": "Instances", "type": "integer", "jsonPath": ".status.instances"},
-        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+        _AGE,
     ),
 )
 
-KINDS: dict[str, Kind] = {FUNCTION.kind: FUNCTION}
+TABLE = Kind(
+    kind=table.KIND,
+    plural="tables",
+    singular="table",
+    short_names=("tbl",),
+    spec_schema=table.SPEC_SCHEMA,
+    status_schema=table.STATUS_SCHEMA,
+    compile=_compile_table,
+    name_path="spec.tableName",
+    printer_columns=(
+        _READY,
+        {"name": "Items", "type": "integer", "jsonPath": ".status.itemCount"},
+        _AGE,
+    ),
+)
+
+KINDS: dict[str, Kind] = {kind.kind: kind for kind in (FUNCTION, TABLE)}
+
+
+def compile_manifest(
+    manifest: Mapping[str, Any],
+    *,
+    base_dir: Path | None = None,
+    config_maps: Mapping[str, Mapping[str, str]] | None = None,
+) -> config.Compiled:
+    """Compile a manifest of any kubefn kind (its `kind` must be one of KINDS); raises Invalid."""
+    kind = KINDS[manifest["kind"]]
+    return kind.compile(manifest, base_dir=base_dir, config_maps=config_maps or {})

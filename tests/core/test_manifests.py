@@ -152,17 +152,17 @@ def test_other_files_are_ignored(name: str, tmp_path: Path) -> None:
         ),
         pytest.param(
             "apiVersion: kubefn.io/v1alpha1\nkind: Lambda\nmetadata: {name: hello}\n",
-            "kind: must be one of Function (got 'Lambda')",
+            "kind: must be one of Function, Table (got 'Lambda')",
             id="unknown-kind",
         ),
         pytest.param(
             "apiVersion: kubefn.io/v1alpha1\nmetadata: {name: hello}\n",
-            "kind: must be one of Function (got None)",
+            "kind: must be one of Function, Table (got None)",
             id="missing-kind",
         ),
         pytest.param(
             "apiVersion: kubefn.io/v1alpha1\nkind: [Function]\n",
-            "kind: must be one of Function (got ['Function'])",
+            "kind: must be one of Function, Table (got ['Function'])",
             id="kind-not-a-string",
         ),
         pytest.param(
