@@ -360,3 +360,54 @@ def test_missing_configmap_is_refused(tmp_path: Path) -> None:
 def test_an_empty_folder_loads_nothing(tmp_path: Path) -> None:
     folder = manifests.load_folder(tmp_path)
     assert (folder.loaded, folder.refused) == ((), ())
+
+
+def _table(name: str, *, table_name: str | None = None, extra: str = "") -> str:
+    """A Table manifest; `extra` lines are added to its spec."""
+    table_name_line = f"  tableName: {table_name}\n" if table_name else ""
+    return (
+        "apiVersion: kubefn.io/v1alpha1\n"
+        "kind: Table\n"
+        "metadata:\n"
+        f"  name: {name}\n"
+        "spec:\n"
+        f"{table_name_line}"
+        "  keySchema:\n"
+        "    - {attributeName: id, attributeType: S, keyType: HASH}\n"
+        f"{extra}"
+    )
+
+
+def test_tables_load_beside_functions(tmp_path: Path) -> None:
+    folder = _folder(tmp_path, {"all.yaml": _function("users") + "---\n" + _table("users")})
+    assert [(item.compiled.kind, item.compiled.key) for item in folder.loaded] == [
+        ("Function", "default/users"),
+        ("Table", "default/users"),
+    ]
+
+
+def test_a_table_is_keyed_by_its_table_name(tmp_path: Path) -> None:
+    folder = _folder(tmp_path, {"users.yaml": _table("users", table_name="Users")})
+    assert [item.compiled.key for item in folder.loaded] == ["default/Users"]
+
+
+def test_two_tables_naming_one_table_are_refused(tmp_path: Path) -> None:
+    files = {
+        "a.yaml": _table("users", table_name="Users"),
+        "b.yaml": _table("users-2", table_name="Users"),
+    }
+    folder = _folder(tmp_path, files)
+    assert [str(refused) for refused in folder.refused] == [
+        f'{tmp_path / "b.yaml"}: Table "Users" refused:\n'
+        f"  spec.tableName: is already defined in {tmp_path / 'a.yaml'}"
+    ]
+
+
+def test_a_refused_table_names_its_kind_and_every_problem(tmp_path: Path) -> None:
+    extra = "  billingMode: PROVISIONED\n  stream: {enabled: true}\n"
+    folder = _folder(tmp_path, {"users.yaml": _table("users", extra=extra)})
+    assert str(folder.refused[0]) == (
+        f'{tmp_path / "users.yaml"}: Table "users" refused:\n'
+        "  spec.provisionedThroughput: is required for billingMode PROVISIONED\n"
+        "  spec.stream.viewType: is required when stream.enabled is true"
+    )
