@@ -18,8 +18,13 @@ REPO = Path(__file__).resolve().parent.parent
 
 def lambda_client(url: str, *, read_timeout: int = 60) -> Any:
     """boto3's Lambda client for a kubefn gateway: no retries, so each call is one request."""
+    return aws_client("lambda", url, read_timeout=read_timeout)
+
+
+def aws_client(service: str, url: str, *, read_timeout: int = 60) -> Any:
+    """A boto3 client of `service` for a kubefn gateway: no retries, one call, one request."""
     return boto3.client(
-        "lambda",
+        service,
         endpoint_url=url,
         region_name="us-east-1",
         aws_access_key_id="testing",

@@ -9,17 +9,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-import boto3
 import pytest
 import redis.asyncio as aioredis
 from aiohttp import web
-from botocore.config import Config
 
 from kubefn import config
 from kubefn.function import compile_function
 from kubefn.redisserver import EmbeddedRedis
 from kubefn_gateway.app import PLATFORM, Platform, create_app
 from kubefn_gateway.settings import GatewaySettings
+from tests.conftest import aws_client
 
 T = TypeVar("T")
 
@@ -31,16 +30,11 @@ class Gateway:
     redis: aioredis.Redis
 
     def lambda_client(self, *, read_timeout: int = 60) -> Any:
-        return boto3.client(
-            "lambda",
-            endpoint_url=self.url,
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-            config=Config(
-                retries={"max_attempts": 1, "mode": "standard"}, read_timeout=read_timeout
-            ),
-        )
+        return aws_client("lambda", self.url, read_timeout=read_timeout)
+
+    def client(self, service: str, *, read_timeout: int = 60) -> Any:
+        """A boto3 client of `service` (dynamodb, dynamodbstreams, ...) for this gateway."""
+        return aws_client(service, self.url, read_timeout=read_timeout)
 
     async def deploy(
         self, name: str, *, files: dict[str, str], namespace: str = "default", **spec: Any
