@@ -7,7 +7,7 @@ columns and its compile step.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -44,6 +44,14 @@ class Compile(Protocol):
     ) -> config.Compiled: ...
 
 
+ChangeRules = Callable[[Mapping[str, Any], Mapping[str, Any]], list[Problem]]
+"""Problems of replacing a published (compiled) spec with a new one."""
+
+
+def _any_change(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Problem]:
+    return []
+
+
 @dataclass(frozen=True)
 class Kind:
     kind: str
@@ -56,6 +64,7 @@ class Kind:
     printer_columns: tuple[dict[str, str], ...] = ()
     name_path: str = "metadata.name"
     """Where a manifest names what it publishes (the name in its config key)."""
+    check_change: ChangeRules = _any_change
 
 
 def _compile_function(
@@ -115,6 +124,7 @@ TABLE = Kind(
     status_schema=table.STATUS_SCHEMA,
     compile=_compile_table,
     name_path="spec.tableName",
+    check_change=table.check_change,
     printer_columns=(
         _READY,
         {"name": "Items", "type": "integer", "jsonPath": ".status.itemCount"},

@@ -634,6 +634,11 @@ def _brief(value: Any) -> str:
     return show(value)
 
 
+def deletes_items(spec: Any) -> bool:
+    """Whether withdrawing the table (as `spec` says) deletes its items too."""
+    return isinstance(spec, Mapping) and spec.get("deletionPolicy") == "Delete"
+
+
 def stream_arn(*, region: str, account_id: str, table_name: str, label: str) -> str:
     """A table stream's id as DynamoDB spells it (LatestStreamArn)."""
     return f"arn:aws:dynamodb:{region}:{account_id}:table/{table_name}/stream/{label}"

@@ -1,10 +1,10 @@
 """`kubefn dev DIR` — the whole platform on one machine, reading the same manifests
 a user applies with kubectl.
 
-It plays the operator's part: compiles the folder with the shared compile step,
-publishes it to Redis (the embedded server unless REDIS_URL), runs the gateway,
-and republishes whenever a manifest or a code file changes. In-flight
-invocations finish on the version they started on.
+It plays the operator's part: compiles the folder's Functions and Tables with
+the shared compile step, publishes them to Redis (the embedded server unless
+REDIS_URL), runs the gateway, and republishes whenever a manifest or a code
+file changes. In-flight invocations finish on the version they started on.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from pathlib import Path
 import redis.asyncio as aioredis
 from aiohttp import web
 
-from kubefn import config, manifests, redisserver
-from kubefn.function import KIND
+from kubefn import config, manifests, redisserver, table, tabledata
+from kubefn.resources import KINDS
 from kubefn_gateway.app import PLATFORM, create_app
 from kubefn_gateway.settings import GatewaySettings
 
@@ -96,7 +96,11 @@ async def _serve(
         await catalog.wait_until_applied(await config.current_version(client))
         _say(announcements)
         bound = runner.addresses[0]
-        print(f"kubefn dev ready at http://{bound[0]}:{bound[1]} (Redis {redis_url})", flush=True)
+        print(
+            f"kubefn dev ready at http://{bound[0]}:{bound[1]} (Redis {redis_url}) serving "
+            + await _serving(client),
+            flush=True,
+        )
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), watch_interval)
@@ -118,30 +122,85 @@ def _say(lines: list[str]) -> None:
         print(f"kubefn dev: {line}", flush=True)
 
 
-async def sync(client: aioredis.Redis, *, folder: Path, announce: bool) -> list[str]:
-    """Make Redis hold exactly the valid Functions of `folder` (like `kubectl apply --prune`).
+PUBLISHED_KEY = "kubefn:dev:published"
+"""Hash "<Kind>/<namespace>/<name>" -> the manifest file it came from: what `kubefn dev`
+published itself, and so may withdraw. Tables created through the DynamoDB API
+share the config with these and are never pruned."""
 
-    Refusals are printed at once; what changed is returned, to be said once served.
+
+async def sync(client: aioredis.Redis, *, folder: Path, announce: bool) -> list[str]:
+    """Make Redis hold exactly the valid resources of `folder` (like `kubectl apply --prune`).
+
+    Only what an earlier sync published is withdrawn, and not while its file is
+    refused: a broken edit keeps the last good version serving. Refusals are
+    printed at once; what changed is returned, to be said once served.
     """
     loaded = manifests.load_folder(folder)
     for refused in loaded.refused:
-        print(f"kubefn dev: {refused}", file=sys.stderr, flush=True)
+        _complain(refused)
+    current = await config.snapshot(client, kinds=tuple(KINDS))
+    ours = {
+        _text(ref): _text(source) for ref, source in (await client.hgetall(PUBLISHED_KEY)).items()
+    }
+    files = [str(path) for path in manifests.manifest_files(folder)]
+    broken = {_file(refused.source, files=files) for refused in loaded.refused}
     said: list[str] = []
     keep: set[str] = set()
     for item in loaded.loaded:
-        compiled = item.compiled
-        keep.add(compiled.key)
+        compiled, kind = item.compiled, KINDS[item.compiled.kind]
+        ref = f"{compiled.kind}/{compiled.key}"
+        keep.add(ref)
+        published = current.resources[compiled.kind].get(compiled.key)
+        problems = [] if published is None else kind.check_change(published.spec, compiled.spec)
+        if problems:  # the published version keeps serving
+            name = compiled.key.split("/", 1)[1]
+            _complain(manifests.Refused(item.source, compiled.kind, name, tuple(problems)))
+            continue
+        await client.hset(PUBLISHED_KEY, ref, _file(item.source, files=files))
         result = await config.publish_compiled(client, compiled)
         if result.changed or not announce:
             verb = "updated" if announce else "loaded"
-            said.append(f"{verb} function {compiled.key} revision {result.revision}")
-    current = await config.snapshot(client, kinds=(KIND,))
-    for key in sorted(set(current.resources[KIND]) - keep):
-        if any(r.name == key.split("/", 1)[1] for r in loaded.refused):
-            continue  # a broken edit keeps the last good version serving
-        await config.remove(client, kind=KIND, key=key)
-        said.append(f"removed function {key}")
+            said.append(f"{verb} {kind.singular} {compiled.key} revision {result.revision}")
+    for ref in sorted(set(ours) - keep):
+        if ours[ref] in broken:
+            continue
+        kind_name, key = ref.split("/", 1)
+        published = current.resources.get(kind_name, {}).get(key)
+        await config.remove(client, kind=kind_name, key=key)
+        line = f"removed {KINDS[kind_name].singular} {key}" if kind_name in KINDS else ""
+        if kind_name == table.KIND and published is not None:
+            if table.deletes_items(published.spec):
+                await tabledata.delete_data(client, key)
+                line += " and its items (deletionPolicy Delete)"
+            else:
+                line += "; its items are kept (deletionPolicy Retain)"
+        await client.hdel(PUBLISHED_KEY, ref)
+        if line:
+            said.append(line)
     return said
+
+
+def _complain(refused: manifests.Refused) -> None:
+    print(f"kubefn dev: {refused}", file=sys.stderr, flush=True)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _file(source: str, *, files: list[str]) -> str:
+    """The manifest file a source label names ("<file>", "<file>#<n>" or "<file>:<line>")."""
+    for path in files:
+        if source == path or source.startswith((f"{path}#", f"{path}:")):
+            return path
+    return source
+
+
+async def _serving(client: aioredis.Redis) -> str:
+    """What `kubefn dev` has published, counted by kind: "4 functions, 1 table"."""
+    refs = [_text(ref) for ref in await client.hkeys(PUBLISHED_KEY)]
+    counts = [(sum(r.startswith(f"{k.kind}/") for r in refs), k) for k in KINDS.values()]
+    return ", ".join(f"{n} {k.singular if n == 1 else k.plural}" for n, k in counts)
 
 
 def _signature(folder: Path) -> frozenset[tuple[str, int, int]]:

@@ -17,9 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis.asyncio as aioredis
 
-from kubefn import config
+from kubefn import config, table, tabledata
 from kubefn.redisserver import EmbeddedRedis, free_port
+from kubefn_cli import dev as kubefn_dev
 from tests.conftest import REPO, lambda_client
 
 KUBEFN = [sys.executable, "-m", "kubefn_cli.main"]
@@ -221,3 +223,112 @@ async def _published_keys(server: EmbeddedRedis) -> set[str]:
     finally:
         await client.aclose()
     return set(snapshot.resources["Function"])
+
+
+def test_the_example_table_is_served_and_announced(dev: Dev) -> None:
+    assert any("loaded table default/Users revision 1" in line for line in dev.lines)
+    assert "serving 4 functions, 1 table" in dev.lines[-1]
+
+
+def test_removing_a_table_manifest_withdraws_the_table(dev: Dev) -> None:
+    (dev.folder / "tables" / "users.yaml").unlink()
+    dev.wait_for_line("removed table default/Users; its items are kept (deletionPolicy Retain)")
+
+
+# `sync` itself, against a real Redis: what it publishes, prunes and keeps.
+
+TABLE = """\
+apiVersion: kubefn.io/v1alpha1
+kind: Table
+metadata:
+  name: orders
+spec:
+  keySchema:
+    - {attributeName: id, attributeType: S, keyType: HASH}
+"""
+
+
+async def _tables(client: aioredis.Redis) -> dict[str, config.Published]:
+    return dict((await config.snapshot(client, kinds=("Table",))).resources["Table"])
+
+
+async def test_sync_publishes_and_announces_a_table(
+    tmp_path: Path, redis_client: aioredis.Redis
+) -> None:
+    (tmp_path / "orders.yaml").write_text(TABLE)
+    said = await kubefn_dev.sync(redis_client, folder=tmp_path, announce=False)
+    assert said == ["loaded table default/orders revision 1"]
+    assert (await _tables(redis_client))["default/orders"].spec["tableName"] == "orders"
+
+
+async def test_sync_announces_a_changed_table(tmp_path: Path, redis_client: aioredis.Redis) -> None:
+    (tmp_path / "orders.yaml").write_text(TABLE)
+    await kubefn_dev.sync(redis_client, folder=tmp_path, announce=False)
+    (tmp_path / "orders.yaml").write_text(TABLE + "  ttl: {attributeName: exp}\n")
+    said = await kubefn_dev.sync(redis_client, folder=tmp_path, announce=True)
+    assert said == ["updated table default/orders revision 2"]
+
+
+async def test_sync_never_prunes_a_table_created_through_the_api(
+    tmp_path: Path, redis_client: aioredis.Redis
+) -> None:
+    spec = {"keySchema": [{"attributeName": "k", "attributeType": "S", "keyType": "HASH"}]}
+    await config.publish_compiled(redis_client, table.compile_spec("default", "Runtime", spec))
+    (tmp_path / "orders.yaml").write_text(TABLE)
+    await kubefn_dev.sync(redis_client, folder=tmp_path, announce=False)
+    (tmp_path / "orders.yaml").unlink()
+    said = await kubefn_dev.sync(redis_client, folder=tmp_path, announce=True)
+    assert said == ["removed table default/orders; its items are kept (deletionPolicy Retain)"]
+    assert list(await _tables(redis_client)) == ["default/Runtime"]
+
+
+@pytest.mark.parametrize(
+    "policy, kept, line",
+    [
+        pytest.param(
+            "Retain",
+            True,
+            "removed table default/orders; its items are kept (deletionPolicy Retain)",
+            id="retain",
+        ),
+        pytest.param(
+            "Delete",
+            False,
+            "removed table default/orders and its items (deletionPolicy Delete)",
+            id="delete",
+        ),
+    ],
+)
+async def test_a_removed_table_keeps_its_items_unless_its_policy_is_delete(
+    policy: str, kept: bool, line: str, tmp_path: Path, redis_client: aioredis.Redis
+) -> None:
+    (tmp_path / "orders.yaml").write_text(TABLE + f"  deletionPolicy: {policy}\n")
+    await kubefn_dev.sync(redis_client, folder=tmp_path, announce=False)
+    await redis_client.hset(tabledata.meta_key("default/orders"), "items", 1)
+    (tmp_path / "orders.yaml").unlink()
+    assert await kubefn_dev.sync(redis_client, folder=tmp_path, announce=True) == [line]
+    assert bool(await redis_client.exists(tabledata.meta_key("default/orders"))) is kept
+
+
+async def test_a_broken_table_manifest_keeps_the_table_serving(
+    tmp_path: Path, redis_client: aioredis.Redis, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "orders.yaml").write_text(TABLE + "  tableName: Orders\n")
+    await kubefn_dev.sync(redis_client, folder=tmp_path, announce=False)
+    (tmp_path / "orders.yaml").write_text(
+        TABLE + "  tableName: Orders\n  billingMode: PROVISIONED\n"
+    )
+    assert await kubefn_dev.sync(redis_client, folder=tmp_path, announce=True) == []
+    assert list(await _tables(redis_client)) == ["default/Orders"]
+    assert "spec.provisionedThroughput: is required" in capsys.readouterr().err
+
+
+async def test_a_table_keeps_its_key_schema(
+    tmp_path: Path, redis_client: aioredis.Redis, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "orders.yaml").write_text(TABLE)
+    await kubefn_dev.sync(redis_client, folder=tmp_path, announce=False)
+    (tmp_path / "orders.yaml").write_text(TABLE.replace("attributeType: S", "attributeType: N"))
+    assert await kubefn_dev.sync(redis_client, folder=tmp_path, announce=True) == []
+    assert (await _tables(redis_client))["default/orders"].revision == 1
+    assert "spec.keySchema: cannot change once the table exists" in capsys.readouterr().err
