@@ -24,6 +24,7 @@ from kubefn_gateway import providers
 from kubefn_gateway.catalog import Catalog
 from kubefn_gateway.functions_api import FunctionsApi
 from kubefn_gateway.invoke_api import InvokeApi
+from kubefn_gateway.invoker import Invoker
 from kubefn_gateway.metrics import Metrics
 from kubefn_gateway.providers import Provider
 from kubefn_gateway.settings import GatewaySettings
@@ -42,6 +43,7 @@ class Platform:
         self.provider: Provider = providers.create(settings, redis=self.redis)
         self.catalog = Catalog(settings=settings, provider=self.provider)
         self.metrics = Metrics(observations=lambda: self.catalog.observations(now=time.time()))
+        self.invoker = Invoker(catalog=self.catalog, settings=settings, metrics=self.metrics)
 
     async def run(self) -> AsyncIterator[None]:
         await self.provider.prepare()
