@@ -19,7 +19,7 @@ import kubernetes.client
 from kubernetes.client.exceptions import ApiException
 
 from kubefn.rbac import Permission
-from kubefn.resources import FUNCTION, GROUP, VERSION
+from kubefn.resources import FUNCTION, GROUP, TABLE, VERSION
 
 FIELD_MANAGER = "kubefn-operator"
 USER_AGENT = "kubefn-operator"
@@ -27,10 +27,12 @@ MERGE_PATCH = "application/merge-patch+json"
 
 
 PERMISSIONS: tuple[Permission, ...] = (
-    # Kopf: follows Functions, keeps its finalizer and progress in annotations,
-    # writes our status, and posts events.
+    # Kopf: follows Functions and Tables, keeps its finalizer and progress in
+    # annotations, writes our status, and posts events.
     Permission(GROUP, FUNCTION.plural, ("list", "watch", "patch")),
     Permission(GROUP, f"{FUNCTION.plural}/status", ("patch",)),
+    Permission(GROUP, TABLE.plural, ("list", "watch", "patch")),
+    Permission(GROUP, f"{TABLE.plural}/status", ("patch",)),
     Permission("", "events", ("create",)),
     # Kopf: notices CRDs and namespaces that come and go.
     Permission("apiextensions.k8s.io", "customresourcedefinitions", ("list", "watch")),
@@ -128,17 +130,20 @@ class Cluster:
                 create, namespace=namespace, body=body, field_manager=FIELD_MANAGER
             )
 
-    async def patch_function_status(
-        self, *, namespace: str, name: str, status: Mapping[str, Any]
+    async def patch_status(
+        self, *, plural: str, namespace: str, name: str, status: Mapping[str, Any]
     ) -> None:
-        """Merge `status` into a Function's status (for what Kopf's handlers do not patch)."""
+        """Merge `status` into a kubefn object's status (for what Kopf's handlers do not patch).
+
+        A None in `status` removes that field (JSON merge patch).
+        """
         api = kubernetes.client.CustomObjectsApi(self.client)
         await asyncio.to_thread(
             api.patch_namespaced_custom_object_status,
             group=GROUP,
             version=VERSION,
             namespace=namespace,
-            plural=FUNCTION.plural,
+            plural=plural,
             name=name,
             body={"status": dict(status)},
             field_manager=FIELD_MANAGER,

@@ -10,7 +10,7 @@ import datetime
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from kubefn import observed
+from kubefn import observed, table, tabledata
 
 READY = "Ready"
 
@@ -73,4 +73,33 @@ def observed_view(summary: observed.Summary) -> dict[str, Any]:
         "lastColdStart": None
         if last is None
         else timestamp(datetime.datetime.fromtimestamp(last, datetime.UTC)),
+    }
+
+
+def table_view(
+    stats: tabledata.TableStats,
+    *,
+    spec: Mapping[str, Any],
+    region: str,
+    account_id: str,
+) -> dict[str, Any]:
+    """The status fields a user reads to see a Table: its name, size and stream.
+
+    `streamId` is None (removed by a merge patch) while the stream is off or has
+    no label yet (the gateway labels a stream when it first serves the table).
+    """
+    enabled = bool((spec.get("stream") or {}).get("enabled"))
+    stream = None
+    if enabled and stats.stream_label is not None:
+        stream = table.stream_arn(
+            region=region,
+            account_id=account_id,
+            table_name=spec["tableName"],
+            label=stats.stream_label,
+        )
+    return {
+        "tableName": spec["tableName"],
+        "itemCount": stats.items,
+        "tableSizeBytes": stats.bytes,
+        "streamId": stream,
     }

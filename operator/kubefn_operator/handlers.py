@@ -1,4 +1,5 @@
 """Reconciling Functions: compile, publish to Redis, own the pods, report status.
+(Tables, which own no pods, are reconciled in `tables`.)
 
 The handlers are idempotent: running one again with the same spec publishes
 nothing new (same digest, same revision), patches the owned objects to what
@@ -46,7 +47,7 @@ async def reconcile(
     try:
         compiled = function.compile_function(body, config_maps=config_maps)
     except function.InvalidFunction as exc:
-        _report(body, status, patch, ok=False, reason=conditions.INVALID_SPEC, message=str(exc))
+        report(body, status, patch, ok=False, reason=conditions.INVALID_SPEC, message=str(exc))
         if _only_config_map_missing(exc.problems):  # `kubectl apply -f DIR` sends any order
             raise kopf.TemporaryError(str(exc), delay=memo.config.retry_seconds) from None
         return
@@ -54,7 +55,7 @@ async def reconcile(
         revision = await _publish(compiled, redis=memo.redis)
     except redis.exceptions.RedisError as exc:
         message = f"cannot publish to Redis: {exc}"
-        _report(body, status, patch, ok=False, reason=conditions.PUBLISH_FAILED, message=message)
+        report(body, status, patch, ok=False, reason=conditions.PUBLISH_FAILED, message=message)
         raise kopf.TemporaryError(message, delay=memo.config.retry_seconds) from None
     installation: objects.Installation = memo.config.installation
     deployment = objects.deployment(
@@ -63,7 +64,7 @@ async def reconcile(
     await cluster.ensure(deployment, patch=objects.without_replicas(deployment))
     await cluster.ensure(objects.service(compiled, owner=body))
     message = f"revision {revision} is published"
-    _report(body, status, patch, ok=True, reason=conditions.PUBLISHED, message=message)
+    report(body, status, patch, ok=True, reason=conditions.PUBLISHED, message=message)
     patch.status["revision"] = revision
     patch.status["codeDigest"] = compiled.spec["code"].get("bundle")
 
@@ -95,7 +96,7 @@ async def _publish(compiled: function.CompiledFunction, *, redis: aioredis.Redis
     return (await config.publish_compiled(redis, compiled)).revision
 
 
-def _report(
+def report(
     body: kopf.Body,
     status: kopf.Status,
     patch: kopf.Patch,

@@ -19,6 +19,7 @@ from kubefn.resources import GROUP
 from kubefn_operator import cluster, objects
 from kubefn_operator import handlers as handlers  # importing it registers the handlers
 from kubefn_operator import observer as observer  # and the status observer
+from kubefn_operator import tables as tables  # and the Tables' handlers
 
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"
 _VERSION = importlib.metadata.version("kubefn")
@@ -32,7 +33,7 @@ class Config:
     retry_seconds: float = 10.0
     """How soon to retry what may heal by itself: a ConfigMap not created yet, Redis down."""
     observe_seconds: float = 10.0
-    """How often each Function's status takes in what the gateways observe."""
+    """How often each Function's and Table's status takes in what the data plane observes."""
     connection: kopf.ConnectionInfo | None = None
     """Where the API server is; None logs in as kubectl does (in-cluster, then kubeconfig)."""
 
@@ -105,7 +106,7 @@ async def operate(
             clusterwide=not namespaces,
             namespaces=namespaces,
             liveness_endpoint=liveness_endpoint,
-            memo=kopf.Memo(config=config, redis=redis, cluster=api),
+            memo=kopf.Memo(config=config, redis=redis, cluster=api, tables={}),
             stop_flag=stop_flag,
             ready_flag=ready_flag,
         )

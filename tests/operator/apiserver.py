@@ -23,6 +23,7 @@ T = TypeVar("T")
 
 NAMESPACE = "default"
 FUNCTIONS = "kubefn.io/v1alpha1/functions"
+TABLES = "kubefn.io/v1alpha1/tables"
 DEPLOYMENTS = "apps/v1/deployments"
 SERVICES = "v1/services"
 CONFIG_MAPS = "v1/configmaps"
@@ -37,6 +38,7 @@ _RESOURCES = {  # resource: (kind, namespaced)
     DEPLOYMENTS: ("Deployment", True),
     SERVICES: ("Service", True),
     FUNCTIONS: ("Function", True),
+    TABLES: ("Table", True),
 }
 
 
@@ -48,7 +50,7 @@ def register(emulator: kmock.KubernetesEmulator) -> None:
             singular=kind.lower(),
             namespaced=namespaced,
             verbs=_VERBS,
-            subresources={"status"} if resource == FUNCTIONS else set(),
+            subresources={"status"} if resource in (FUNCTIONS, TABLES) else set(),
         )
 
 
@@ -128,6 +130,10 @@ class Api:
         body = {"apiVersion": "kubefn.io/v1alpha1", "kind": "Function"}
         await self.create(FUNCTIONS, {**body, "metadata": {"name": name}, "spec": spec})
 
+    async def create_table(self, name: str, spec: dict[str, Any]) -> None:
+        body = {"apiVersion": "kubefn.io/v1alpha1", "kind": "Table"}
+        await self.create(TABLES, {**body, "metadata": {"name": name}, "spec": spec})
+
     async def patch(self, resource: str, name: str, patch: dict[str, Any]) -> None:
         await self._call("patch", self._path(resource, name), json=patch, what=name)
 
@@ -142,10 +148,12 @@ class Api:
             if kind == wanted and not obj.deleted
         ]
 
-    def status(self, name: str, *, generation: int, ready: str) -> dict[str, Any] | None:
-        """The Function's status once it has observed `generation` and is Ready (or not)."""
-        function = self.get(FUNCTIONS, name) or {}
-        status = function.get("status") or {}
+    def status(
+        self, name: str, *, generation: int, ready: str, resource: str = FUNCTIONS
+    ) -> dict[str, Any] | None:
+        """The object's status once it has observed `generation` and is Ready (or not)."""
+        found = self.get(resource, name) or {}
+        status = found.get("status") or {}
         conditions = status.get("conditions") or []
         condition: dict[str, Any] = next((c for c in conditions if c["type"] == "Ready"), {})
         if status.get("observedGeneration") == generation and condition.get("status") == ready:
@@ -221,6 +229,8 @@ class Operator:
             self._failure = exc
 
 
-async def published(client: aioredis.Redis) -> dict[str, config.Published]:
-    snap = await config.snapshot(client, kinds=("Function",))
-    return dict(snap.resources["Function"])
+async def published(
+    client: aioredis.Redis, *, kind: str = "Function"
+) -> dict[str, config.Published]:
+    snap = await config.snapshot(client, kinds=(kind,))
+    return dict(snap.resources[kind])

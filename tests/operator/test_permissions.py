@@ -8,7 +8,7 @@ from __future__ import annotations
 import kmock
 
 from kubefn_operator import cluster
-from tests.operator.apiserver import CONFIG_MAPS, FUNCTIONS, Api, Operator, eventually
+from tests.operator.apiserver import CONFIG_MAPS, FUNCTIONS, TABLES, Api, Operator, eventually
 
 _VERBS = {
     kmock.action.LIST: "list",
@@ -27,6 +27,7 @@ _SCANNING = {
 }
 
 SPEC = {"runtime": "python3.11", "handler": "app.handler"}
+TABLE = {"keySchema": [{"attributeName": "id", "attributeType": "S", "keyType": "HASH"}]}
 
 
 def used_by_operator(emulator: kmock.KubernetesEmulator) -> set[tuple[str, str, str]]:
@@ -54,6 +55,16 @@ async def test_the_operator_uses_exactly_what_its_role_grants(api: Api, operator
     await eventually(lambda: api.status("fn", generation=3, ready="True"), what="update")
     await api.delete(FUNCTIONS, "fn")
     await eventually(lambda: api.get(FUNCTIONS, "fn") is None, what="deletion")
+    await api.create_table("tbl", TABLE)
+    await eventually(
+        lambda: api.status("tbl", generation=1, ready="True", resource=TABLES), what="table"
+    )
+    await api.patch(TABLES, "tbl", {"spec": {"billingMode": "PROVISIONED"}})
+    await eventually(
+        lambda: api.status("tbl", generation=2, ready="False", resource=TABLES), what="refusal"
+    )
+    await api.delete(TABLES, "tbl")
+    await eventually(lambda: api.get(TABLES, "tbl") is None, what="table deletion")
 
     granted = {
         (permission.group, permission.resource, verb)
