@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from kubefn import tabledata
 from kubefn_operator import conditions
 
 T0 = datetime.datetime(2024, 5, 1, 12, 0, 0, tzinfo=datetime.UTC)
@@ -85,3 +86,26 @@ def test_timestamps_are_utc() -> None:
     assert conditions.timestamp(datetime.datetime(2024, 5, 1, 14, 0, 0, tzinfo=berlin)) == (
         "2024-05-01T12:00:00Z"
     )
+
+
+SPEC = {"tableName": "Users", "stream": {"enabled": True, "viewType": "KEYS_ONLY"}}
+
+
+@pytest.mark.parametrize(
+    ("spec", "label", "stream"),
+    [
+        pytest.param(
+            SPEC, "L", "arn:aws:dynamodb:r:1:table/Users/stream/L", id="stream-with-label"
+        ),
+        pytest.param(SPEC, None, None, id="stream-not-labelled-yet"),
+        pytest.param({**SPEC, "stream": {"enabled": False}}, "L", None, id="stream-off"),
+    ],
+)
+def test_table_view(spec: dict[str, Any], label: str | None, stream: str | None) -> None:
+    stats = tabledata.TableStats(items=7, bytes=300, created=None, stream_label=label)
+    assert conditions.table_view(stats, spec=spec, region="r", account_id="1") == {
+        "tableName": "Users",
+        "itemCount": 7,
+        "tableSizeBytes": 300,
+        "streamId": stream,
+    }
