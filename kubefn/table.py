@@ -568,7 +568,7 @@ def compile_table(manifest: Mapping[str, Any]) -> CompiledTable:
     else:
         problems += check_spec(spec)
     named = isinstance(spec, Mapping) and spec.get("tableName") is not None
-    if isinstance(metadata, Mapping) and not named and not problems_at(problems, "metadata.name"):
+    if isinstance(metadata, Mapping) and not named and not _problems_at(problems, "metadata.name"):
         problems += [
             Problem(p.path, f"{p.message}; it is the table's name when spec.tableName is not set")
             for p in check_name(metadata.get("name"), path="metadata.name")
@@ -579,7 +579,7 @@ def compile_table(manifest: Mapping[str, Any]) -> CompiledTable:
     return _compiled(metadata.get("namespace") or "default", metadata["name"], spec)
 
 
-def problems_at(problems: Sequence[Problem], path: str) -> list[Problem]:
+def _problems_at(problems: Sequence[Problem], path: str) -> list[Problem]:
     """The problems at `path` or below it."""
     return [p for p in problems if p.path == path or p.path.startswith((f"{path}.", f"{path}["))]
 
