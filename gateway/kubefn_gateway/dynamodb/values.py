@@ -49,11 +49,6 @@ def normalize_number(text: str) -> str:
     return _canonical(Decimal(text))
 
 
-def number_text(value: Decimal) -> str:
-    """The canonical text of a computed number (ADD, SET a = b + c), range-checked."""
-    return _canonical(value)
-
-
 def _canonical(value: Decimal) -> str:
     if not value.is_finite():
         raise ValidationError("A value provided cannot be converted into a number")
