@@ -319,7 +319,7 @@ async def test_unknown_streams_and_shards(dynamo: Dynamo, streams: Streams) -> N
             {"ShardIteratorType": "AT_SEQUENCE_NUMBER"}, "ValidationException", id="no-seq"
         ),
         pytest.param(
-            {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": "12345678901234567890x"},
+            {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": "1" * 20 + "x"},
             "ValidationException",
             id="bad-seq",
         ),
