@@ -21,7 +21,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from kubefn import aio, config, limits, observed
 from kubefn.function import KIND
 from kubefn_gateway import providers
+from kubefn_gateway.awsjson import JsonProtocol
 from kubefn_gateway.catalog import Catalog
+from kubefn_gateway.dynamodb import api as dynamodb_api
+from kubefn_gateway.dynamodb.tables import KIND as TABLE_KIND
+from kubefn_gateway.dynamodb.tables import TableCatalog
 from kubefn_gateway.functions_api import FunctionsApi
 from kubefn_gateway.invoke_api import InvokeApi
 from kubefn_gateway.invoker import Invoker
@@ -31,7 +35,7 @@ from kubefn_gateway.settings import GatewaySettings
 
 log = logging.getLogger(__name__)
 
-KINDS = (KIND,)
+KINDS = (KIND, TABLE_KIND)
 
 
 class Platform:
@@ -44,6 +48,15 @@ class Platform:
         self.catalog = Catalog(settings=settings, provider=self.provider)
         self.metrics = Metrics(observations=lambda: self.catalog.observations(now=time.time()))
         self.invoker = Invoker(catalog=self.catalog, settings=settings, metrics=self.metrics)
+        self.tables = TableCatalog(self.redis)
+        self.aws_json = JsonProtocol()
+        self.store = dynamodb_api.register(
+            self.aws_json, settings=settings, redis=self.redis, tables=self.tables
+        )
+
+    async def _apply(self, snapshot: config.Snapshot) -> None:
+        await self.tables.apply(snapshot)
+        await self.catalog.apply(snapshot)
 
     async def run(self) -> AsyncIterator[None]:
         await self.provider.prepare()
@@ -52,7 +65,7 @@ class Platform:
                 config.follow(
                     self.redis,
                     kinds=KINDS,
-                    on_snapshot=self.catalog.apply,
+                    on_snapshot=self._apply,
                     poll_seconds=self.settings.config_poll_seconds,
                 ),
                 name="config-follower",
@@ -102,6 +115,7 @@ def create_app(settings: GatewaySettings) -> web.Application:
     app.router.add_get("/metrics", _metrics)
     app.router.add_routes(InvokeApi(platform=platform).routes())
     app.router.add_routes(FunctionsApi(platform=platform).routes())
+    app.router.add_routes(platform.aws_json.routes())
     return app
 
 

@@ -32,6 +32,8 @@ class GatewaySettings:
     """How long a cold start (process start + init) may take before it fails."""
     provider: str = "local"
     """What instances are: "local" processes, or "kubernetes" pods of each function."""
+    capacity_burst_seconds: float = 300.0
+    """Unused provisioned capacity a table may save up, as DynamoDB's burst capacity."""
     kubernetes_api: str | None = None
     """The Kubernetes API server's URL; None finds it as kubectl does (in-cluster, kubeconfig)."""
 

@@ -1,0 +1,428 @@
+"""BatchGetItem, BatchWriteItem, TransactGetItems and TransactWriteItems.
+
+Transactions read every item they touch, check every condition, and commit all
+changes in one guarded script: all or nothing, and re-decided if another writer
+changed one of the items in between. A ClientRequestToken is remembered for ten
+minutes (in the same commit), so a retried transaction applies once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from kubefn_gateway.dynamodb import capacity, requests
+from kubefn_gateway.dynamodb.errors import (
+    ConditionalCheckFailed,
+    DynamoDbError,
+    IdempotentParameterMismatch,
+    TransactionCanceled,
+    ValidationError,
+)
+from kubefn_gateway.dynamodb.expressions import (
+    ExpressionContext,
+    parse_condition,
+    parse_projection,
+    parse_update,
+)
+from kubefn_gateway.dynamodb.items_api import ATTEMPTS_MAX
+from kubefn_gateway.dynamodb.store import Change, Store, Stored
+from kubefn_gateway.dynamodb.tables import Table, TableCatalog
+
+BATCH_GET_KEYS_MAX = 100
+BATCH_WRITE_REQUESTS_MAX = 25
+TRANSACT_ACTIONS_MAX = 100
+BATCH_GET_BYTES_MAX = 16 * 1024 * 1024
+TRANSACTION_BYTES_MAX = 4 * 1024 * 1024
+TOKEN_SECONDS = 600
+TOKEN_PREFIX = b"kubefn:{txtoken}:"
+
+Decide = Callable[[Stored | None], dict[str, Any] | None]
+
+
+@dataclass
+class Action:
+    """One action of a transaction: which item, and what it does to it."""
+
+    kind: str
+    table: Table
+    key: dict[str, Any]
+    decide: Decide  # raises ConditionalCheckFailed/ValidationError; returns the new item
+    writes: bool
+
+
+class BatchApi:
+    def __init__(
+        self,
+        *,
+        tables: TableCatalog,
+        store: Store,
+        meter: capacity.Meter,
+        namespace: str,
+        redis: aioredis.Redis,
+    ) -> None:
+        self._tables = tables
+        self._store = store
+        self._meter = meter
+        self._namespace = namespace
+        self._redis = redis
+
+    def operations(self) -> dict[str, Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]]:
+        return {
+            "BatchGetItem": self.batch_get_item,
+            "BatchWriteItem": self.batch_write_item,
+            "TransactGetItems": self.transact_get_items,
+            "TransactWriteItems": self.transact_write_items,
+        }
+
+    def _table(self, name: Any) -> Table:
+        return requests.find_table(
+            self._tables, self._namespace, requests.table_name({"TableName": name})
+        )
+
+    async def batch_get_item(self, body: dict[str, Any]) -> dict[str, Any]:
+        request_items = _request_items(body)
+        wanted: list[tuple[Table, dict[str, Any], Mapping[str, Any]]] = []
+        for name, spec in request_items.items():
+            table = self._table(name)
+            if (
+                not isinstance(spec, dict)
+                or not isinstance(spec.get("Keys"), list)
+                or not spec["Keys"]
+            ):
+                raise ValidationError(
+                    f"1 validation error detected: Value null at 'requestItems.{name}.member.keys' "
+                    "failed to satisfy constraint: Member must not be null"
+                )
+            requests.refuse_legacy(spec)
+            seen: set[str] = set()
+            for raw in spec["Keys"]:
+                key = requests.check_key(table, raw, field="Keys")
+                canonical = json.dumps(key, sort_keys=True)
+                if canonical in seen:
+                    raise ValidationError("Provided list of item keys contains duplicates")
+                seen.add(canonical)
+                wanted.append((table, key, spec))
+        if len(wanted) > BATCH_GET_KEYS_MAX:
+            raise ValidationError("Too many items requested for the BatchGetItem call")
+        projections = {}
+        for name, spec in request_items.items():
+            ctx = ExpressionContext(spec.get("ExpressionAttributeNames"), None)
+            projections[name] = (
+                parse_projection(spec["ProjectionExpression"], ctx)
+                if "ProjectionExpression" in spec
+                else None
+            )
+            ctx.check_all_used()
+        found = await self._store.get_many([(table, key) for table, key, _ in wanted])
+        responses: dict[str, list[dict[str, Any]]] = {t.name: [] for t, _, _ in wanted}
+        unprocessed: dict[str, dict[str, Any]] = {}
+        size = 0
+        for (table, key, spec), stored in zip(wanted, found, strict=True):
+            if size >= BATCH_GET_BYTES_MAX or not await self._meter.has_capacity(table, "read"):
+                entry = unprocessed.setdefault(
+                    table.name, {k: v for k, v in spec.items() if k != "Keys"}
+                )
+                entry.setdefault("Keys", []).append(key)
+                continue
+            if stored is None:
+                continue
+            size += requests.item_size(stored.item)
+            projection = projections[_name_of(request_items, table)]
+            responses[table.name].append(
+                projection.apply(stored.item) if projection else stored.item
+            )
+            units = capacity.read_units([stored.item], consistent=bool(spec.get("ConsistentRead")))
+            await self._meter.charge(table, read=units)
+        return {"Responses": responses, "UnprocessedKeys": unprocessed}
+
+    async def batch_write_item(self, body: dict[str, Any]) -> dict[str, Any]:
+        request_items = _request_items(body)
+        planned: list[tuple[Table, dict[str, Any], dict[str, Any] | None, Mapping[str, Any]]] = []
+        seen: set[tuple[str, str]] = set()
+        for name, writes in request_items.items():
+            table = self._table(name)
+            if not isinstance(writes, list) or not writes:
+                raise ValidationError(
+                    f"1 validation error detected: Value '{writes}' at 'requestItems' failed to "
+                    "satisfy constraint: Map value must satisfy constraint: [Member must have "
+                    "length less than or equal to 25, Member must have length greater than or "
+                    "equal to 1]"
+                )
+            for write in writes:
+                if (
+                    not isinstance(write, dict)
+                    or len(write) != 1
+                    or not ({"PutRequest", "DeleteRequest"} & set(write))
+                ):
+                    raise ValidationError(
+                        "Supplied AttributeValue has more than one datatypes set, must contain "
+                        "exactly one of the supported datatypes"
+                        if isinstance(write, dict) and len(write) > 1
+                        else "A WriteRequest must hold exactly one of PutRequest or DeleteRequest"
+                    )
+                if "PutRequest" in write:
+                    item = requests.check_item(table, (write["PutRequest"] or {}).get("Item"))
+                    key = {k: item[k] for k in table.key.names}
+                    after: dict[str, Any] | None = item
+                else:
+                    key = requests.check_key(table, (write["DeleteRequest"] or {}).get("Key"))
+                    after = None
+                identity = (table.id, json.dumps(key, sort_keys=True))
+                if identity in seen:
+                    raise ValidationError("Provided list of item keys contains duplicates")
+                seen.add(identity)
+                planned.append((table, key, after, write))
+        if len(planned) > BATCH_WRITE_REQUESTS_MAX:
+            raise ValidationError(
+                f"1 validation error detected: Value at 'requestItems' failed to satisfy "
+                f"constraint: Map value must satisfy constraint: [Member must have length less "
+                f"than or equal to {BATCH_WRITE_REQUESTS_MAX}]"
+            )
+        accepted = []
+        unprocessed: dict[str, list[Mapping[str, Any]]] = {}
+        for table, key, after, write in planned:
+            if await self._meter.has_capacity(table, "write"):
+                accepted.append((table, key, after))
+            else:
+                unprocessed.setdefault(table.name, []).append(write)
+        for _ in range(ATTEMPTS_MAX):
+            found = await self._store.get_many([(t, k) for t, k, _ in accepted])
+            changes = [
+                Change(table=t, key=k, before=s, after=a)
+                for (t, k, a), s in zip(accepted, found, strict=True)
+                if not (s is None and a is None)
+            ]
+            if await self._store.commit(changes) is None:
+                for change in changes:
+                    units = capacity.write_units(
+                        [change.before.item if change.before else None, change.after]
+                    )
+                    await self._meter.charge(change.table, write=units)
+                return {"UnprocessedItems": unprocessed}
+        return {"UnprocessedItems": {**unprocessed, **_as_requests(accepted)}}
+
+    async def transact_get_items(self, body: dict[str, Any]) -> dict[str, Any]:
+        actions = body.get("TransactItems")
+        if not isinstance(actions, list) or not 1 <= len(actions) <= TRANSACT_ACTIONS_MAX:
+            raise ValidationError(
+                "1 validation error detected: Value at 'transactItems' failed to satisfy "
+                f"constraint: Member must have length less than or equal to {TRANSACT_ACTIONS_MAX}"
+                " and greater than or equal to 1"
+            )
+        wanted = []
+        for action in actions:
+            get = action.get("Get") if isinstance(action, dict) else None
+            if not isinstance(get, dict):
+                raise ValidationError("TransactGetItems accepts only Get actions")
+            table = self._table(get.get("TableName"))
+            key = requests.check_key(table, get.get("Key"))
+            ctx = ExpressionContext(get.get("ExpressionAttributeNames"), None)
+            projection = (
+                parse_projection(get["ProjectionExpression"], ctx)
+                if "ProjectionExpression" in get
+                else None
+            )
+            ctx.check_all_used()
+            wanted.append((table, key, projection))
+        _refuse_repeats([(t, k) for t, k, _ in wanted])
+        found = await self._store.get_many_atomically([(t, k) for t, k, _ in wanted])
+        responses: list[dict[str, Any]] = []
+        for (table, _key, projection), stored in zip(wanted, found, strict=True):
+            await self._meter.charge(
+                table,
+                read=2 * capacity.read_units([stored.item if stored else None], consistent=True),
+            )
+            if stored is None:
+                responses.append({})
+            else:
+                responses.append(
+                    {"Item": projection.apply(stored.item) if projection else stored.item}
+                )
+        return {"Responses": responses}
+
+    async def transact_write_items(self, body: dict[str, Any]) -> dict[str, Any]:
+        raw_actions = body.get("TransactItems")
+        if not isinstance(raw_actions, list) or not 1 <= len(raw_actions) <= TRANSACT_ACTIONS_MAX:
+            raise ValidationError(
+                "1 validation error detected: Value at 'transactItems' failed to satisfy "
+                f"constraint: Member must have length less than or equal to {TRANSACT_ACTIONS_MAX}"
+                " and greater than or equal to 1"
+            )
+        actions = [self._action(raw) for raw in raw_actions]
+        _refuse_repeats([(a.table, a.key) for a in actions])
+        token = body.get("ClientRequestToken")
+        fingerprint = hashlib.sha256(json.dumps(raw_actions, sort_keys=True).encode()).hexdigest()
+        token_key = TOKEN_PREFIX + str(token).encode() if token is not None else None
+        if token is not None and not (isinstance(token, str) and 1 <= len(token) <= 36):
+            raise ValidationError(
+                "1 validation error detected: Value at 'clientRequestToken' failed to satisfy "
+                "constraint: Member must have length less than or equal to 36"
+            )
+        for action in actions:
+            if action.writes:
+                await self._meter.before_write(action.table)
+        for _ in range(ATTEMPTS_MAX):
+            if token_key is not None:
+                seen = await self._redis.hget(token_key, "f")
+                if seen is not None:
+                    if (seen.decode() if isinstance(seen, bytes) else seen) != fingerprint:
+                        raise IdempotentParameterMismatch(
+                            "Request token has been used with different parameters"
+                        )
+                    return {}
+            found = await self._store.get_many([(a.table, a.key) for a in actions])
+            reasons: list[dict[str, Any]] = []
+            changes: list[Change] = []
+            for action, stored in zip(actions, found, strict=True):
+                try:
+                    after = action.decide(stored)
+                except ConditionalCheckFailed as exc:
+                    reasons.append(
+                        {"Code": "ConditionalCheckFailed", "Message": exc.message, **exc.extra}
+                    )
+                    continue
+                except DynamoDbError as exc:
+                    reasons.append(
+                        {"Code": exc.code.removesuffix("Exception"), "Message": exc.message}
+                    )
+                    continue
+                reasons.append({"Code": "None"})
+                if action.writes and not (stored is None and after is None):
+                    changes.append(
+                        Change(table=action.table, key=action.key, before=stored, after=after)
+                    )
+            if any(r["Code"] != "None" for r in reasons):
+                codes = ", ".join(r["Code"] for r in reasons)
+                raise TransactionCanceled(
+                    f"Transaction cancelled, please refer cancellation reasons for specific "
+                    f"reasons [{codes}]",
+                    CancellationReasons=reasons,
+                )
+            size = sum(requests.item_size(c.after) for c in changes if c.after)
+            if size > TRANSACTION_BYTES_MAX:
+                raise ValidationError("Transaction request exceeds the maximum size of 4 MB")
+            extra = None
+            if token_key is not None:
+                extra = (token_key, fingerprint, TOKEN_SECONDS)
+            if await self._store.commit(changes, token=extra) is None:
+                for change in changes:
+                    units = 2 * capacity.write_units(
+                        [change.before.item if change.before else None, change.after]
+                    )
+                    await self._meter.charge(change.table, write=units)
+                return {}
+        raise TransactionCanceled(
+            "Transaction cancelled, please refer cancellation reasons for specific reasons "
+            f"[{', '.join('TransactionConflict' for _ in actions)}]",
+            CancellationReasons=[
+                {"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item"}
+                for _ in actions
+            ],
+        )
+
+    def _action(self, raw: Any) -> Action:
+        if not isinstance(raw, dict) or len(raw) != 1:
+            raise ValidationError(
+                "TransactItems can only contain one of Check, Put, Update or Delete"
+            )
+        ((kind, spec),) = raw.items()
+        if kind not in ("ConditionCheck", "Put", "Update", "Delete") or not isinstance(spec, dict):
+            raise ValidationError(
+                f"TransactItems can only contain one of Check, Put, Update or Delete (got {kind})"
+            )
+        requests.refuse_legacy(spec)
+        table = self._table(spec.get("TableName"))
+        ctx = ExpressionContext(
+            spec.get("ExpressionAttributeNames"), spec.get("ExpressionAttributeValues")
+        )
+        condition = (
+            parse_condition(spec["ConditionExpression"], ctx)
+            if "ConditionExpression" in spec
+            else None
+        )
+        on_failure = requests.choice(
+            spec, "ReturnValuesOnConditionCheckFailure", ("NONE", "ALL_OLD"), "NONE"
+        )
+        if kind == "Put":
+            item = requests.check_item(table, spec.get("Item"))
+            key = {k: item[k] for k in table.key.names}
+        else:
+            key = requests.check_key(table, spec.get("Key"))
+        update = None
+        if kind == "Update":
+            if "UpdateExpression" not in spec:
+                raise ValidationError("UpdateExpression is required for an Update action")
+            update = parse_update(spec["UpdateExpression"], ctx)
+            for name in sorted(update.top_level_names & set(table.key.names)):
+                raise ValidationError(
+                    f"One or more parameter values were invalid: Cannot update attribute {name}. "
+                    "This attribute is part of the key"
+                )
+        if kind == "ConditionCheck" and condition is None:
+            raise ValidationError("ConditionExpression is required for a ConditionCheck action")
+        ctx.check_all_used()
+
+        def decide(stored: Stored | None) -> dict[str, Any] | None:
+            current = stored.item if stored else None
+            if condition is not None and not condition.evaluate(current):
+                extra = {"Item": current} if on_failure == "ALL_OLD" and current else {}
+                raise ConditionalCheckFailed("The conditional request failed", **extra)
+            if kind == "Put":
+                return item
+            if kind == "Delete":
+                return None
+            if kind == "Update":
+                assert update is not None
+                after = update.apply(dict(current) if current else dict(key))
+                requests.check_index_keys(table, after)
+                requests.check_size(after)
+                return after
+            return current
+
+        return Action(
+            kind=kind, table=table, key=key, decide=decide, writes=kind != "ConditionCheck"
+        )
+
+
+def _request_items(body: Mapping[str, Any]) -> dict[str, Any]:
+    items = body.get("RequestItems")
+    if not isinstance(items, dict) or not items:
+        raise ValidationError(
+            "1 validation error detected: Value null at 'requestItems' failed to satisfy "
+            "constraint: Member must not be null"
+        )
+    return items
+
+
+def _name_of(request_items: Mapping[str, Any], table: Table) -> str:
+    for name in request_items:
+        if requests.table_name({"TableName": name}) == table.name:
+            return name
+    return table.name
+
+
+def _refuse_repeats(targets: list[tuple[Table, dict[str, Any]]]) -> None:
+    seen: set[tuple[str, str]] = set()
+    for table, key in targets:
+        identity = (table.id, json.dumps(key, sort_keys=True))
+        if identity in seen:
+            raise ValidationError(
+                "Transaction request cannot include multiple operations on one item"
+            )
+        seen.add(identity)
+
+
+def _as_requests(
+    accepted: list[tuple[Table, dict[str, Any], dict[str, Any] | None]],
+) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for table, key, after in accepted:
+        request = {"PutRequest": {"Item": after}} if after else {"DeleteRequest": {"Key": key}}
+        out.setdefault(table.name, []).append(request)
+    return out

@@ -1,0 +1,194 @@
+"""PutItem, GetItem, UpdateItem and DeleteItem.
+
+Each write reads the item, decides (condition, update), and commits guarded by
+the version it read; when another writer got there first it decides again on
+what that writer left, so conditions always hold against the stored item.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kubefn_gateway.dynamodb import capacity, requests
+from kubefn_gateway.dynamodb.errors import ConditionalCheckFailed, InternalServerError
+from kubefn_gateway.dynamodb.expressions import (
+    Condition,
+    ExpressionContext,
+    parse_condition,
+    parse_projection,
+    parse_update,
+    project_paths,
+)
+from kubefn_gateway.dynamodb.store import Change, Store, Stored
+from kubefn_gateway.dynamodb.tables import Table, TableCatalog
+
+ATTEMPTS_MAX = 100
+"""Re-decisions after losing a race before a write gives up (never reached in practice)."""
+
+RETURN_VALUES = ("NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW")
+ON_CONDITION_FAILURE = ("NONE", "ALL_OLD")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What a write does to the item it read."""
+
+    after: dict[str, Any] | None
+    result: dict[str, Any]
+
+
+Decide = Callable[[Stored | None], Decision]
+
+
+class ItemsApi:
+    def __init__(
+        self, *, tables: TableCatalog, store: Store, meter: capacity.Meter, namespace: str
+    ) -> None:
+        self._tables = tables
+        self._store = store
+        self._meter = meter
+        self._namespace = namespace
+
+    def operations(self) -> dict[str, Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]]:
+        return {
+            "PutItem": self.put_item,
+            "GetItem": self.get_item,
+            "UpdateItem": self.update_item,
+            "DeleteItem": self.delete_item,
+        }
+
+    def table(self, body: Mapping[str, Any]) -> Table:
+        return requests.find_table(self._tables, self._namespace, requests.table_name(body))
+
+    async def get_item(self, body: dict[str, Any]) -> dict[str, Any]:
+        requests.refuse_legacy(body)
+        table = self.table(body)
+        key = requests.check_key(table, body.get("Key"))
+        ctx = ExpressionContext(body.get("ExpressionAttributeNames"), None)
+        projection = (
+            parse_projection(body["ProjectionExpression"], ctx)
+            if "ProjectionExpression" in body
+            else None
+        )
+        ctx.check_all_used()
+        consistent = bool(body.get("ConsistentRead", False))
+        await self._meter.before_read(table)
+        stored = await self._store.get(table, key)
+        units = capacity.read_units([stored.item] if stored else [], consistent=consistent)
+        result: dict[str, Any] = {}
+        if stored is not None:
+            result["Item"] = projection.apply(stored.item) if projection else stored.item
+        await self._meter.charge(table, read=units)
+        return capacity.report(body, table, result, read=units)
+
+    async def put_item(self, body: dict[str, Any]) -> dict[str, Any]:
+        requests.refuse_legacy(body)
+        table = self.table(body)
+        item = requests.check_item(table, body.get("Item"))
+        returns = requests.choice(body, "ReturnValues", ("NONE", "ALL_OLD"), "NONE")
+        condition, ctx = _condition(body)
+        ctx.check_all_used()
+
+        def decide(stored: Stored | None) -> Decision:
+            _check(condition, stored, body)
+            result = {"Attributes": stored.item} if returns == "ALL_OLD" and stored else {}
+            return Decision(after=item, result=result)
+
+        return await self.write(table, requests.check_key(table, _key(table, item)), decide, body)
+
+    async def delete_item(self, body: dict[str, Any]) -> dict[str, Any]:
+        requests.refuse_legacy(body)
+        table = self.table(body)
+        key = requests.check_key(table, body.get("Key"))
+        returns = requests.choice(body, "ReturnValues", ("NONE", "ALL_OLD"), "NONE")
+        condition, ctx = _condition(body)
+        ctx.check_all_used()
+
+        def decide(stored: Stored | None) -> Decision:
+            _check(condition, stored, body)
+            result = {"Attributes": stored.item} if returns == "ALL_OLD" and stored else {}
+            return Decision(after=None, result=result)
+
+        return await self.write(table, key, decide, body)
+
+    async def update_item(self, body: dict[str, Any]) -> dict[str, Any]:
+        requests.refuse_legacy(body)
+        table = self.table(body)
+        key = requests.check_key(table, body.get("Key"))
+        returns = requests.choice(body, "ReturnValues", RETURN_VALUES, "NONE")
+        condition, ctx = _condition(body)
+        update = parse_update(body["UpdateExpression"], ctx) if "UpdateExpression" in body else None
+        ctx.check_all_used()
+        if update is not None:
+            for name in sorted(update.top_level_names & set(table.key.names)):
+                raise requests.ValidationError(
+                    f"One or more parameter values were invalid: Cannot update attribute {name}. "
+                    "This attribute is part of the key"
+                )
+
+        def decide(stored: Stored | None) -> Decision:
+            _check(condition, stored, body)
+            before = stored.item if stored else None
+            after = dict(before) if before else dict(key)
+            if update is not None:
+                after = update.apply(after)
+            requests.check_index_keys(table, after)
+            requests.check_size(after)
+            result: dict[str, Any] = {}
+            if returns == "ALL_OLD" and before:
+                result["Attributes"] = before
+            elif returns == "ALL_NEW":
+                result["Attributes"] = after
+            elif returns in ("UPDATED_OLD", "UPDATED_NEW") and update is not None:
+                source = before if returns == "UPDATED_OLD" else after
+                changed = project_paths(source or {}, update.paths)
+                if changed:
+                    result["Attributes"] = changed
+            return Decision(after=after, result=result)
+
+        return await self.write(table, key, decide, body)
+
+    async def write(
+        self, table: Table, key: dict[str, Any], decide: Decide, body: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Decide against the stored item and commit, re-deciding after a lost race."""
+        await self._meter.before_write(table)
+        for _ in range(ATTEMPTS_MAX):
+            stored = await self._store.get(table, key)
+            decision = decide(stored)
+            if stored is None and decision.after is None:
+                failed = None  # deleting nothing
+            else:
+                failed = await self._store.commit(
+                    [Change(table=table, key=key, before=stored, after=decision.after)]
+                )
+            if failed is None:
+                units = capacity.write_units([stored.item if stored else None, decision.after])
+                await self._meter.charge(table, write=units)
+                return capacity.report(body, table, decision.result, write=units)
+        raise InternalServerError("The item kept changing under this write; try again")
+
+
+def _key(table: Table, item: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: item[name] for name in table.key.names}
+
+
+def _condition(body: Mapping[str, Any]) -> tuple[Condition | None, ExpressionContext]:
+    ctx = ExpressionContext(
+        body.get("ExpressionAttributeNames"), body.get("ExpressionAttributeValues")
+    )
+    if "ConditionExpression" not in body:
+        return None, ctx
+    return parse_condition(body["ConditionExpression"], ctx), ctx
+
+
+def _check(condition: Condition | None, stored: Stored | None, body: Mapping[str, Any]) -> None:
+    if condition is None or condition.evaluate(stored.item if stored else None):
+        return
+    on_failure = requests.choice(
+        body, "ReturnValuesOnConditionCheckFailure", ON_CONDITION_FAILURE, "NONE"
+    )
+    extra = {"Item": stored.item} if on_failure == "ALL_OLD" and stored else {}
+    raise ConditionalCheckFailed("The conditional request failed", **extra)

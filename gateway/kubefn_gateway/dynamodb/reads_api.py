@@ -1,0 +1,363 @@
+"""Query and Scan: pages of items in key order, as DynamoDB pages them.
+
+A page stops after `Limit` items were read or 1 MB of them, whichever comes
+first; the filter runs on what was read, so Count <= ScannedCount, and
+LastEvaluatedKey tells the client where the next page starts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kubefn_gateway.dynamodb import capacity, requests
+from kubefn_gateway.dynamodb.errors import ValidationError
+from kubefn_gateway.dynamodb.expressions import (
+    Condition,
+    ExpressionContext,
+    KeyCondition,
+    Projection,
+    parse_condition,
+    parse_key_condition,
+    parse_projection,
+)
+from kubefn_gateway.dynamodb.store import SEP, Entry, Store, members
+from kubefn_gateway.dynamodb.tables import Index, KeySchema, Table, TableCatalog
+from kubefn_gateway.dynamodb.values import item_size, key_member
+
+PAGE_BYTES_MAX = 1024 * 1024
+CHUNK = 128
+"""Items fetched from Redis per round trip while filling a page."""
+
+SELECTS = ("ALL_ATTRIBUTES", "ALL_PROJECTED_ATTRIBUTES", "SPECIFIC_ATTRIBUTES", "COUNT")
+TOTAL_SEGMENTS_MAX = 1_000_000
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What a Query or Scan asked for, checked."""
+
+    table: Table
+    index: Index | None
+    filter: Condition | None
+    projection: Projection | None
+    select: str
+    limit: int | None
+    consistent: bool
+
+
+@dataclass(frozen=True)
+class Page:
+    entries: list[Entry]
+    more: bool
+
+
+class ReadsApi:
+    def __init__(
+        self, *, tables: TableCatalog, store: Store, meter: capacity.Meter, namespace: str
+    ) -> None:
+        self._tables = tables
+        self._store = store
+        self._meter = meter
+        self._namespace = namespace
+
+    def operations(self) -> dict[str, Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]]:
+        return {"Query": self.query, "Scan": self.scan}
+
+    async def query(self, body: dict[str, Any]) -> dict[str, Any]:
+        requests.refuse_legacy(body)
+        table = requests.find_table(self._tables, self._namespace, requests.table_name(body))
+        index = requests.find_index(table, body.get("IndexName"))
+        schema = index.key if index else table.key
+        ctx = _context(body)
+        if "KeyConditionExpression" not in body:
+            raise ValidationError(
+                "Either the KeyConditions or KeyConditionExpression parameter must be specified "
+                "in the request."
+            )
+        condition = parse_key_condition(
+            body["KeyConditionExpression"],
+            ctx,
+            hash_key=schema.hash_key,
+            range_key=schema.range_key,
+        )
+        reading = _reading(body, ctx, table, index)
+        _check_key_types(condition, schema)
+        forward = body.get("ScanIndexForward", True)
+        if not isinstance(forward, bool):
+            raise ValidationError("ScanIndexForward must be a boolean")
+        partition = key_member(condition.hash_value)
+        low, high = _bounds(condition)
+        start = _start(body, reading, expect_partition=partition)
+        if start is not None:
+            if forward:
+                low = max(low, b"(" + start[1], key=_bound_order)
+            else:
+                high = min(high, b"(" + start[1], key=_bound_order)
+        await self._meter.before_read(table)
+
+        async def fetch(after: Entry | None, count: int) -> list[Entry]:
+            nonlocal low, high
+            if after is not None:
+                if forward:
+                    low = b"(" + after.member
+                else:
+                    high = b"(" + after.member
+            return await self._store.range(
+                table, index, partition=partition, low=low, high=high,
+                reverse=not forward, count=count,
+            )  # fmt: skip
+
+        page = await _fill(fetch, reading.limit)
+        return await self._answer(body, reading, page)
+
+    async def scan(self, body: dict[str, Any]) -> dict[str, Any]:
+        requests.refuse_legacy(body)
+        table = requests.find_table(self._tables, self._namespace, requests.table_name(body))
+        index = requests.find_index(table, body.get("IndexName"))
+        ctx = _context(body)
+        reading = _reading(body, ctx, table, index)
+        segment, total = _segments(body)
+        start = _start(body, reading, expect_partition=None)
+        await self._meter.before_read(table)
+
+        async def fetch(after: Entry | None, count: int) -> list[Entry]:
+            position = (after.partition, after.member) if after is not None else start
+            return await self._store.scan(
+                table, index, start=position, count=count, segment=segment, total_segments=total
+            )
+
+        page = await _fill(fetch, reading.limit)
+        return await self._answer(body, reading, page)
+
+    async def _answer(
+        self, body: Mapping[str, Any], reading: Reading, page: Page
+    ) -> dict[str, Any]:
+        table, index = reading.table, reading.index
+        items = [entry.item for entry in page.entries]
+        units = capacity.read_units(items, consistent=reading.consistent, each=False)
+        await self._meter.charge(table, read=units)
+        if reading.filter is not None:
+            items = [item for item in items if reading.filter.evaluate(item)]
+        result: dict[str, Any] = {"Count": len(items), "ScannedCount": len(page.entries)}
+        if reading.select != "COUNT":
+            result["Items"] = [_shape(item, reading) for item in items]
+        if page.more and page.entries:
+            result["LastEvaluatedKey"] = _last_key(page.entries[-1].item, table, index)
+        return capacity.report(body, table, result, read=units)
+
+
+async def _fill(
+    fetch: Callable[[Entry | None, int], Awaitable[list[Entry]]], limit: int | None
+) -> Page:
+    """Read entries until `limit`, 1 MB, or the end; `more` when a next page may exist."""
+    entries: list[Entry] = []
+    size = 0
+    after: Entry | None = None
+    while True:
+        want = CHUNK if limit is None else min(CHUNK, limit - len(entries))
+        chunk = await fetch(after, want)
+        for entry in chunk:
+            entries.append(entry)
+            size += item_size(entry.item)
+            if size >= PAGE_BYTES_MAX or (limit is not None and len(entries) >= limit):
+                return Page(entries, more=True)
+        if len(chunk) < want:
+            return Page(entries, more=False)
+        after = chunk[-1]
+
+
+def _context(body: Mapping[str, Any]) -> ExpressionContext:
+    return ExpressionContext(
+        body.get("ExpressionAttributeNames"), body.get("ExpressionAttributeValues")
+    )
+
+
+def _reading(
+    body: Mapping[str, Any], ctx: ExpressionContext, table: Table, index: Index | None
+) -> Reading:
+    filter_ = (
+        parse_condition(body["FilterExpression"], ctx, field="FilterExpression")
+        if "FilterExpression" in body
+        else None
+    )
+    projection = (
+        parse_projection(body["ProjectionExpression"], ctx)
+        if "ProjectionExpression" in body
+        else None
+    )
+    ctx.check_all_used()
+    default = (
+        "SPECIFIC_ATTRIBUTES"
+        if projection
+        else ("ALL_PROJECTED_ATTRIBUTES" if index else "ALL_ATTRIBUTES")
+    )
+    select = requests.choice(body, "Select", SELECTS, default)
+    if projection is not None and select != "SPECIFIC_ATTRIBUTES":
+        raise ValidationError(
+            f"Cannot specify the ProjectionExpression when choosing to get {select}"
+        )
+    if select == "SPECIFIC_ATTRIBUTES" and projection is None:
+        raise ValidationError(
+            "Must specify the ProjectionExpression when choosing to get SPECIFIC_ATTRIBUTES"
+        )
+    if select == "ALL_PROJECTED_ATTRIBUTES" and index is None:
+        raise ValidationError(
+            "ALL_PROJECTED_ATTRIBUTES can be used only when Querying using an IndexName"
+        )
+    if (
+        select == "ALL_ATTRIBUTES"
+        and index is not None
+        and not index.local
+        and index.projection_type != "ALL"
+    ):
+        raise ValidationError(
+            "One or more parameter values were invalid: Select type ALL_ATTRIBUTES is not "
+            f"supported for global secondary index {index.name} because its projection type "
+            f"is not ALL"
+        )
+    consistent = body.get("ConsistentRead", False)
+    if not isinstance(consistent, bool):
+        raise ValidationError("ConsistentRead must be a boolean")
+    if consistent and index is not None and not index.local:
+        raise ValidationError("Consistent reads are not supported on global secondary indexes")
+    return Reading(
+        table=table,
+        index=index,
+        filter=filter_,
+        projection=projection,
+        select=select,
+        limit=requests.positive_int(body, "Limit"),
+        consistent=consistent,
+    )
+
+
+def _shape(item: dict[str, Any], reading: Reading) -> dict[str, Any]:
+    if reading.projection is not None:
+        return reading.projection.apply(item)
+    if reading.index is not None and reading.select == "ALL_PROJECTED_ATTRIBUTES":
+        names = reading.table.projected_names(reading.index)
+        if names is not None:
+            return {k: v for k, v in item.items() if k in names}
+    return item
+
+
+def _check_key_types(condition: KeyCondition, schema: KeySchema) -> None:
+    values = [(condition.hash_value, schema.hash_type)]
+    values += [(v, schema.range_type or "") for v in condition.range_values]
+    if condition.range_op == "begins_with" and schema.range_type == "N":
+        raise ValidationError(
+            "Invalid KeyConditionExpression: Incorrect operand type for operator or function; "
+            "operator or function: begins_with, operand type: N"
+        )
+    for value, expected in values:
+        if next(iter(value)) != expected:
+            raise ValidationError(
+                "One or more parameter values were invalid: Condition parameter type does not "
+                "match schema type"
+            )
+
+
+def _bounds(condition: KeyCondition) -> tuple[bytes, bytes]:
+    """ZRANGEBYLEX bounds for a range condition on members `<key member>[\\0...]`.
+
+    Key members hold no 0x00 or 0xFF and a member that is a prefix of another is
+    the smaller value, so `m` sorts before every `m\\0...` and `m\\x01` after them.
+    """
+    op, values = condition.range_op, [key_member(v) for v in condition.range_values]
+    if op is None:
+        return b"-", b"+"
+    m = values[0]
+    if op == "=":
+        return b"[" + m, b"(" + m + b"\x01"
+    if op == "<":
+        return b"-", b"(" + m
+    if op == "<=":
+        return b"-", b"(" + m + b"\x01"
+    if op == ">":
+        return b"[" + m + b"\x01", b"+"
+    if op == ">=":
+        return b"[" + m, b"+"
+    if op == "BETWEEN":
+        return b"[" + m, b"(" + values[1] + b"\x01"
+    if op == "begins_with":
+        return b"[" + m, b"(" + m + b"\xff"
+    raise ValidationError(f"Query key condition not supported: {op}")
+
+
+def _bound_order(bound: bytes) -> tuple[int, bytes, int]:
+    """Order ZRANGEBYLEX bounds by the position they stand for."""
+    if bound == b"-":
+        return (0, b"", 0)
+    if bound == b"+":
+        return (2, b"", 0)
+    return (1, bound[1:], 1 if bound[:1] == b"(" else 0)
+
+
+def _segments(body: Mapping[str, Any]) -> tuple[int, int]:
+    segment, total = body.get("Segment"), body.get("TotalSegments")
+    if segment is None and total is None:
+        return 0, 1
+    if segment is None or total is None:
+        missing = "Segment" if segment is None else "TotalSegments"
+        raise ValidationError(
+            f"The {missing} parameter is required but was not present in the request when "
+            f"parameter {'TotalSegments' if segment is None else 'Segment'} is present"
+        )
+    if (
+        not isinstance(total, int)
+        or isinstance(total, bool)
+        or not 1 <= total <= TOTAL_SEGMENTS_MAX
+    ):
+        raise ValidationError(
+            f"1 validation error detected: Value '{total}' at 'totalSegments' failed to satisfy "
+            f"constraint: Member must have value between 1 and {TOTAL_SEGMENTS_MAX}"
+        )
+    if not isinstance(segment, int) or isinstance(segment, bool) or not 0 <= segment < total:
+        raise ValidationError(
+            f"The Segment parameter is zero-based and must be less than parameter "
+            f"TotalSegments: Segment: {segment} is not less than TotalSegments: {total}"
+        )
+    return segment, total
+
+
+def _start(
+    body: Mapping[str, Any], reading: Reading, *, expect_partition: bytes | None
+) -> tuple[bytes, bytes] | None:
+    """ExclusiveStartKey as (partition, member) of the table or index."""
+    raw = body.get("ExclusiveStartKey")
+    if raw is None:
+        return None
+    table, index = reading.table, reading.index
+    needed = set(table.key.names) | (set(index.key.names) if index else set())
+    if not isinstance(raw, dict) or set(raw) != needed:
+        raise ValidationError(
+            "The provided starting key is invalid: The provided key element "
+            "does not match the schema"
+        )
+    key = requests.check_key(table, {k: raw[k] for k in table.key.names}, field="ExclusiveStartKey")
+    pkm, skm = members(table, key)
+    if index is None:
+        partition, member = pkm, skm
+    else:
+        try:
+            ipm = key_member(raw[index.key.hash_key])
+            ism = key_member(raw[index.key.range_key]) if index.key.range_key else b""
+        except (KeyError, ValueError, TypeError):
+            raise ValidationError("The provided starting key is invalid") from None
+        if index.local:
+            partition, member = pkm, ism + SEP + skm
+        else:
+            partition, member = ipm, ism + SEP + pkm + SEP + skm
+    if expect_partition is not None and partition != expect_partition:
+        raise ValidationError(
+            "The provided starting key is invalid: The provided key element does not match "
+            "the query's partition key"
+        )
+    return partition, member
+
+
+def _last_key(item: Mapping[str, Any], table: Table, index: Index | None) -> dict[str, Any]:
+    names = list(table.key.names) + (list(index.key.names) if index else [])
+    return {name: item[name] for name in names if name in item}

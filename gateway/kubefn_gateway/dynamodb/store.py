@@ -1,0 +1,458 @@
+"""Items on Redis (layout: kubefn/tabledata.py).
+
+Reads go straight to Redis. A write is optimistic: the caller reads the items it
+changes (with their versions), decides, and `commit` applies every change —
+items, partition and index entries, TTL schedule, counters and stream records —
+in one script that first checks no version moved. A killed gateway therefore
+leaves either the whole change or none of it, and a concurrent writer makes the
+loser re-read and decide again (so exactly one conditional write wins).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from kubefn import tabledata
+from kubefn_gateway.dynamodb.tables import Index, Table
+from kubefn_gateway.dynamodb.values import item_size, key_member
+
+SEP = tabledata.SEPARATOR
+
+# ARGV: guard count, then (item key, expected version or "") per guard, then the
+# operations: (argc, command, args...) each. ZREMEMPTY registry member zset removes
+# `member` from `registry` when `zset` is empty (a partition that lost its last item).
+_COMMIT = """
+local n = tonumber(ARGV[1])
+local i = 2
+for g = 1, n do
+  local v = redis.call('HGET', ARGV[i], 'v')
+  if (v or '') ~= ARGV[i + 1] then return g end
+  i = i + 2
+end
+while i <= #ARGV do
+  local argc = tonumber(ARGV[i])
+  local args = {}
+  for j = 1, argc do args[j] = ARGV[i + j] end
+  i = i + argc + 1
+  if args[1] == 'ZREMEMPTY' then
+    if redis.call('ZCARD', args[4]) == 0 then redis.call('ZREM', args[2], args[3]) end
+  else
+    redis.call(unpack(args))
+  end
+end
+return 0
+"""
+
+_TAG = """
+local function tag(t, pkm)
+  return 'kubefn:tbl:{' .. t .. '|' .. string.sub(redis.sha1hex(pkm), 1, 16) .. '}'
+end
+local function item_key(t, mode, pkm, member)
+  if mode == 'p' then return tag(t, pkm) .. ':i:' .. pkm .. '\\0' .. member end
+  local a = string.find(member, '\\0', 1, true)
+  if mode == 'l' then return tag(t, pkm) .. ':i:' .. pkm .. '\\0' .. string.sub(member, a + 1) end
+  local rest = string.sub(member, a + 1)
+  local b = string.find(rest, '\\0', 1, true)
+  local p = string.sub(rest, 1, b - 1)
+  return tag(t, p) .. ':i:' .. p .. '\\0' .. string.sub(rest, b + 1)
+end
+"""
+
+# ARGV: table, mode (p|l|g), pkm, zset key, min, max, reverse (1|0), count
+_RANGE = (
+    _TAG
+    + """
+local cmd = ARGV[7] == '1' and 'ZREVRANGEBYLEX' or 'ZRANGEBYLEX'
+local members
+if ARGV[7] == '1' then
+  members = redis.call(cmd, ARGV[4], ARGV[6], ARGV[5], 'LIMIT', 0, tonumber(ARGV[8]))
+else
+  members = redis.call(cmd, ARGV[4], ARGV[5], ARGV[6], 'LIMIT', 0, tonumber(ARGV[8]))
+end
+local out = {}
+for _, m in ipairs(members) do
+  local item = redis.call('HGET', item_key(ARGV[1], ARGV[2], ARGV[3], m), 'i')
+  if item then out[#out + 1] = m; out[#out + 1] = item end
+end
+return out
+"""
+)
+
+# ARGV: table, mode (p|l|g), registry key, GSI entry key prefix (g), partition zset infix
+# (p|l: tag .. infix .. pkm), lower bound on partitions ('-', '[pkm' or '(pkm'), start
+# member ("" = none), count, segment, total segments, start partition (where the start
+# member applies).
+_SCAN = (
+    _TAG
+    + """
+local t, mode = ARGV[1], ARGV[2]
+local count = tonumber(ARGV[8])
+local segment, total = tonumber(ARGV[9]), tonumber(ARGV[10])
+local out = {}
+local lower = ARGV[6]
+local after = ARGV[7]
+local found = 0
+while found < count do
+  local parts = redis.call('ZRANGEBYLEX', ARGV[3], lower, '+', 'LIMIT', 0, 64)
+  if #parts == 0 then break end
+  for _, pkm in ipairs(parts) do
+    lower = '(' .. pkm
+    local keep = total == 1
+    if not keep then
+      keep = (tonumber(string.sub(redis.sha1hex(pkm), 1, 8), 16) % total) == segment
+    end
+    if keep then
+      local zset
+      if mode == 'g' then zset = ARGV[4] .. pkm
+      else zset = tag(t, pkm) .. ARGV[5] .. pkm end
+      local from = '-'
+      if after ~= '' and pkm == ARGV[11] then from = '(' .. after end
+      after = ''
+      local members = redis.call('ZRANGEBYLEX', zset, from, '+', 'LIMIT', 0, count - found)
+      for _, m in ipairs(members) do
+        local item = redis.call('HGET', item_key(t, mode, pkm, m), 'i')
+        if item then
+          out[#out + 1] = pkm; out[#out + 1] = m; out[#out + 1] = item
+          found = found + 1
+        end
+      end
+      if found >= count then break end
+    else
+      after = ''
+    end
+  end
+end
+return out
+"""
+)
+
+
+@dataclass(frozen=True)
+class Stored:
+    item: dict[str, Any]
+    version: int
+
+
+@dataclass
+class Change:
+    """One item's write: what was read (`before`) and what it becomes (`after`, None deletes)."""
+
+    table: Table
+    key: dict[str, Any]
+    before: Stored | None
+    after: dict[str, Any] | None
+    by_ttl: bool = False
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One item found by a range read or scan, with where it sits (for pagination)."""
+
+    partition: bytes
+    member: bytes
+    item: dict[str, Any]
+
+
+def key_of(table: Table, item: dict[str, Any]) -> dict[str, Any]:
+    return {name: item[name] for name in table.key.names}
+
+
+def members(table: Table, key: dict[str, Any]) -> tuple[bytes, bytes]:
+    """(pkm, skm) of a primary key."""
+    pkm = key_member(key[table.key.hash_key])
+    skm = key_member(key[table.key.range_key]) if table.key.range_key else b""
+    return pkm, skm
+
+
+def index_entry(table: Table, index: Index, item: dict[str, Any]) -> tuple[bytes, bytes] | None:
+    """(index partition, member) of an item in an index; None when the item lacks its keys."""
+    names = index.key.names
+    if any(name not in item for name in names):
+        return None
+    types = (index.key.hash_type, index.key.range_type)
+    for name, expected in zip(names, types, strict=False):
+        if next(iter(item[name])) != expected:
+            return None  # DynamoDB refuses such writes; a stale type is no entry
+    pkm, skm = members(table, item)
+    ikm = key_member(item[index.key.range_key]) if index.key.range_key else b""
+    if index.local:
+        return pkm, ikm + SEP + skm
+    return key_member(item[index.key.hash_key]), ikm + SEP + pkm + SEP + skm
+
+
+class Store:
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self._redis = redis
+        self._commit = redis.register_script(_COMMIT)
+        self._range = redis.register_script(_RANGE)
+        self._scan = redis.register_script(_SCAN)
+
+    async def get(self, table: Table, key: dict[str, Any]) -> Stored | None:
+        item, version = await self._redis.hmget(
+            tabledata.item_key(table.id, *members(table, key)), "i", "v"
+        )
+        return None if item is None else Stored(json.loads(item), int(version or 0))
+
+    async def get_many(self, wanted: Sequence[tuple[Table, dict[str, Any]]]) -> list[Stored | None]:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for table, key in wanted:
+                pipe.hmget(tabledata.item_key(table.id, *members(table, key)), "i", "v")
+            replies = await pipe.execute()
+        return [None if i is None else Stored(json.loads(i), int(v)) for i, v in replies]
+
+    async def get_many_atomically(
+        self, wanted: Sequence[tuple[Table, dict[str, Any]]]
+    ) -> list[Stored | None]:
+        """Like get_many, but every item as of one moment (MULTI/EXEC)."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            for table, key in wanted:
+                pipe.hmget(tabledata.item_key(table.id, *members(table, key)), "i", "v")
+            replies = await pipe.execute()
+        return [None if i is None else Stored(json.loads(i), int(v)) for i, v in replies]
+
+    async def commit(
+        self,
+        changes: Sequence[Change],
+        *,
+        now: float | None = None,
+        token: tuple[bytes, str, int] | None = None,
+    ) -> int | None:
+        """Apply every change or none; None on success, else the position of the first
+        change whose item moved since it was read.
+
+        `token` (key, fingerprint, seconds) records an idempotency token in the same
+        step, guarded to be new, so two commits with one token cannot both apply.
+        """
+        now = time.time() if now is None else now
+        guards: list[Any] = []
+        for change in changes:
+            guards += [
+                tabledata.item_key(change.table.id, *members(change.table, change.key)),
+                "" if change.before is None else str(change.before.version),
+            ]
+        ops: list[Any] = []
+        if token is not None:
+            guards += [token[0], ""]
+            ops += _op("HSET", token[0], "f", token[1], "v", 1)
+            ops += _op("EXPIRE", token[0], token[2])
+        for change in changes:
+            ops += _operations(change, now=now)
+        if not ops:
+            return None
+        args: list[Any] = [len(guards) // 2, *guards, *ops]
+        failed = int(await self._commit(args=args))
+        return None if failed == 0 else failed - 1
+
+    async def range(
+        self,
+        table: Table,
+        index: Index | None,
+        *,
+        partition: bytes,
+        low: bytes,
+        high: bytes,
+        reverse: bool,
+        count: int,
+    ) -> list[Entry]:
+        """Items of one (index) partition between ZRANGEBYLEX bounds, in order."""
+        if index is None:
+            mode, zset = "p", tabledata.partition_key(table.id, partition)
+        elif index.local:
+            mode, zset = "l", tabledata.lsi_key(table.id, index.name, partition)
+        else:
+            mode, zset = "g", tabledata.gsi_key(table.id, index.name, partition)
+        flat = await self._range(
+            args=[table.id, mode, partition, zset, low, high, "1" if reverse else "0", count]
+        )
+        return [Entry(partition, flat[i], json.loads(flat[i + 1])) for i in range(0, len(flat), 2)]
+
+    async def scan(
+        self,
+        table: Table,
+        index: Index | None,
+        *,
+        start: tuple[bytes, bytes] | None,
+        count: int,
+        segment: int = 0,
+        total_segments: int = 1,
+    ) -> list[Entry]:
+        """Up to `count` items after `start` (partition, member), in storage order."""
+        if index is None:
+            mode, registry, prefix, infix = "p", tabledata.parts_key(table.id), b"", b":p:"
+        elif index.local:
+            mode, registry = "l", tabledata.parts_key(table.id)
+            prefix, infix = b"", f":l:{index.name}:".encode()
+        else:
+            mode, registry = "g", tabledata.gsi_parts_key(table.id, index.name)
+            prefix, infix = tabledata.gsi_key(table.id, index.name, b""), b""
+        if start is None:
+            lower, part, member = b"-", b"", b""
+        else:
+            part, member = start
+            # A table without a sort key has one item per partition: resume after it.
+            lower = (b"[" if member else b"(") + part
+        flat = await self._scan(
+            args=[
+                table.id, mode, registry, prefix, infix, lower, member, count,
+                segment, total_segments, part,
+            ]
+        )  # fmt: skip
+        return [
+            Entry(flat[i], flat[i + 1], json.loads(flat[i + 2])) for i in range(0, len(flat), 3)
+        ]
+
+
+def _op(*args: Any) -> list[Any]:
+    return [len(args), *args]
+
+
+def _operations(change: Change, *, now: float) -> list[Any]:
+    table = change.table
+    t = table.id
+    before = change.before.item if change.before is not None else None
+    after = change.after
+    pkm, skm = members(table, change.key)
+    ops: list[Any] = []
+    item_key = tabledata.item_key(t, pkm, skm)
+    partition = tabledata.partition_key(t, pkm)
+    meta = tabledata.meta_key(t)
+    if after is not None:
+        version = 1 if change.before is None else change.before.version + 1
+        ops += _op("HSET", item_key, "i", _dump(after), "v", version)
+        if before is None:
+            ops += _op("ZADD", partition, 0, skm)
+            ops += _op("ZADD", tabledata.parts_key(t), 0, pkm)
+            ops += _op("HINCRBY", meta, "items", 1)
+    elif before is not None:
+        ops += _op("DEL", item_key)
+        ops += _op("ZREM", partition, skm)
+        ops += _op("ZREMEMPTY", tabledata.parts_key(t), pkm, partition)
+        ops += _op("HINCRBY", meta, "items", -1)
+    else:
+        return ops  # deleting nothing changes nothing
+    delta = (item_size(after) if after else 0) - (item_size(before) if before else 0)
+    if delta:
+        ops += _op("HINCRBY", meta, "bytes", delta)
+    ops += _index_operations(table, before, after)
+    ops += _ttl_operations(table, before, after, pkm + SEP + skm)
+    ops += _stream_operations(change, now=now)
+    return ops
+
+
+def _index_operations(
+    table: Table, before: dict[str, Any] | None, after: dict[str, Any] | None
+) -> list[Any]:
+    ops: list[Any] = []
+    for index in table.indexes.values():
+        old = index_entry(table, index, before) if before else None
+        new = index_entry(table, index, after) if after else None
+        if old == new:
+            continue
+        zset = tabledata.lsi_key if index.local else tabledata.gsi_key
+        registry = tabledata.gsi_parts_key(table.id, index.name)
+        if old is not None:
+            ops += _op("ZREM", zset(table.id, index.name, old[0]), old[1])
+            if not index.local:
+                ops += _op("ZREMEMPTY", registry, old[0], zset(table.id, index.name, old[0]))
+        if new is not None:
+            ops += _op("ZADD", zset(table.id, index.name, new[0]), 0, new[1])
+            if not index.local:
+                ops += _op("ZADD", registry, 0, new[0])
+    return ops
+
+
+def expiry(table: Table, item: dict[str, Any] | None) -> float | None:
+    """When an item expires (epoch seconds), if its TTL attribute holds a number."""
+    name = table.ttl_attribute
+    if item is None or name is None or "N" not in item.get(name, {}):
+        return None
+    try:
+        return float(item[name]["N"])
+    except ValueError:
+        return None
+
+
+def _ttl_operations(
+    table: Table, before: dict[str, Any] | None, after: dict[str, Any] | None, member: bytes
+) -> list[Any]:
+    old, new = expiry(table, before), expiry(table, after)
+    if old == new:
+        return []
+    if new is None:
+        return _op("ZREM", tabledata.ttl_key(table.id), member)
+    return _op("ZADD", tabledata.ttl_key(table.id), new, member)
+
+
+def _stream_operations(change: Change, *, now: float) -> list[Any]:
+    view = change.table.stream_view_type
+    if view is None:
+        return []
+    before = change.before.item if change.before is not None else None
+    after = change.after
+    event = "INSERT" if before is None else ("REMOVE" if after is None else "MODIFY")
+    record = tabledata.StreamRecord(
+        event_name=event,
+        keys=change.key,
+        view_type=view,
+        at=now,
+        size_bytes=item_size(after or before or {}),
+        new_image=after if view in ("NEW_IMAGE", "NEW_AND_OLD_IMAGES") else None,
+        old_image=before if view in ("OLD_IMAGE", "NEW_AND_OLD_IMAGES") else None,
+        by_ttl=change.by_ttl,
+    )
+    oldest_ms = int((now - tabledata.STREAM_RETENTION_SECONDS) * 1000)
+    return _op(
+        "XADD", tabledata.stream_key(change.table.id), "MINID", "~", oldest_ms, "*",
+        "r", record.to_json(),
+    )  # fmt: skip
+
+
+def _dump(item: dict[str, Any]) -> str:
+    return json.dumps(item, separators=(",", ":"), ensure_ascii=False)
+
+
+def item_keys(table: Table, items: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [key_of(table, item) for item in items]
+
+
+async def backfill(store: Store, redis: aioredis.Redis, table: Table) -> int:
+    """Give every stored item its index and TTL entries under `table`'s current definition.
+
+    Run after an index or TTL is added to a table that holds items; entries are
+    sets, so running it twice (or racing a writer that already added one) is harmless.
+    Returns how many items were visited.
+    """
+    script = redis.register_script(_COMMIT)
+    visited = 0
+    start: tuple[bytes, bytes] | None = None
+    while True:
+        entries = await store.scan(table, None, start=start, count=256)
+        if not entries:
+            return visited
+        for entry in entries:
+            key = key_of(table, entry.item)
+            pkm, skm = members(table, key)
+            stored = await store.get(table, key)  # the item and its version, read together
+            if stored is not None:
+                ops = _index_operations(table, None, stored.item)
+                ops += _ttl_operations(table, None, stored.item, pkm + SEP + skm)
+                if ops:  # a writer that moved the version in between wrote the entries itself
+                    item_key = tabledata.item_key(table.id, pkm, skm)
+                    await script(args=[1, item_key, str(stored.version), *ops])
+            visited += 1
+        start = (entries[-1].partition, entries[-1].member)
+
+
+async def drop_index(redis: aioredis.Redis, table: Table, index: str) -> None:
+    """Delete a global secondary index's entries (after it left the table's definition)."""
+    pending = [tabledata.gsi_parts_key(table.id, index)]
+    pattern = tabledata.gsi_key(table.id, index, b"*")
+    async for key in redis.scan_iter(match=pattern, count=500):
+        pending.append(key)
+    await redis.unlink(*pending)
