@@ -29,6 +29,12 @@ def parse(argv: Sequence[str] | None = None) -> tuple[GatewaySettings, str, int]
     parser.add_argument("--namespace", default=os.environ.get("KUBEFN_NAMESPACE", "default"))
     parser.add_argument("--idle-seconds", type=float, default=600.0)
     parser.add_argument(
+        "--ttl-sweep-seconds",
+        type=float,
+        default=5.0,
+        help="how often items whose Time to Live expired are deleted",
+    )
+    parser.add_argument(
         "--provider",
         choices=PROVIDERS,
         default=os.environ.get("KUBEFN_PROVIDER", "local"),
@@ -45,6 +51,7 @@ def parse(argv: Sequence[str] | None = None) -> tuple[GatewaySettings, str, int]
         state_dir=args.state_dir,
         namespace=args.namespace,
         idle_seconds=args.idle_seconds,
+        ttl_sweep_seconds=args.ttl_sweep_seconds,
         provider=args.provider,
         kubernetes_api=args.kubernetes_api,
     )

@@ -26,6 +26,7 @@ from kubefn_gateway.catalog import Catalog
 from kubefn_gateway.dynamodb import api as dynamodb_api
 from kubefn_gateway.dynamodb.tables import KIND as TABLE_KIND
 from kubefn_gateway.dynamodb.tables import TableCatalog
+from kubefn_gateway.dynamodb.ttl import Sweeper
 from kubefn_gateway.functions_api import FunctionsApi
 from kubefn_gateway.invoke_api import InvokeApi
 from kubefn_gateway.invoker import Invoker
@@ -53,6 +54,16 @@ class Platform:
         self.store = dynamodb_api.register(
             self.aws_json, settings=settings, redis=self.redis, tables=self.tables
         )
+        self.ttl = Sweeper(
+            redis=self.redis,
+            store=self.store,
+            tables=self.tables,
+            replica=settings.replica,
+            period=settings.ttl_sweep_seconds,
+            on_deleted=lambda table, count: self.metrics.ttl_deletions.labels(
+                table.namespace, table.name
+            ).inc(count),
+        )
 
     async def _apply(self, snapshot: config.Snapshot) -> None:
         await self.tables.apply(snapshot)
@@ -72,6 +83,7 @@ class Platform:
             ),
             asyncio.create_task(self.catalog.run_reaper(), name="idle-reaper"),
             asyncio.create_task(self._report_observations(), name="observation-reporter"),
+            asyncio.create_task(self.ttl.run(), name="ttl-sweeper"),
         ]
         try:
             yield

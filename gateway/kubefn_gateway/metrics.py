@@ -61,6 +61,12 @@ class Metrics:
             labels,
             registry=self.registry,
         )
+        self.ttl_deletions = Counter(
+            "kubefn_ttl_deletions",
+            "Items deleted because their Time to Live expired.",
+            ("namespace", "table"),
+            registry=self.registry,
+        )
         self.registry.register(_PoolCollector(observations))
         self._series: dict[tuple[str, str], FunctionSeries] = {}
 

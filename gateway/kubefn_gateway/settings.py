@@ -34,6 +34,8 @@ class GatewaySettings:
     """What instances are: "local" processes, or "kubernetes" pods of each function."""
     capacity_burst_seconds: float = 300.0
     """Unused provisioned capacity a table may save up, as DynamoDB's burst capacity."""
+    ttl_sweep_seconds: float = 5.0
+    """How often expired items are deleted (DynamoDB TTL); one replica sweeps each table."""
     kubernetes_api: str | None = None
     """The Kubernetes API server's URL; None finds it as kubectl does (in-cluster, kubeconfig)."""
 
