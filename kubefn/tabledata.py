@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -99,6 +99,8 @@ class TableStats:
     bytes: int
     created: float | None
     stream_label: str | None
+    indexes: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    """Per secondary index: (items, bytes) of what it holds."""
 
 
 async def stats(client: aioredis.Redis, table: str) -> TableStats:
@@ -108,11 +110,18 @@ async def stats(client: aioredis.Redis, table: str) -> TableStats:
         (k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
         for k, v in raw.items()
     }
+    indexes: dict[str, tuple[int, int]] = {}
+    for name, value in meta.items():
+        if name.startswith("index:"):
+            index, _, what = name[len("index:") :].rpartition(":")
+            items, size = indexes.get(index, (0, 0))
+            indexes[index] = (int(value), size) if what == "items" else (items, int(value))
     return TableStats(
         items=int(meta.get("items", 0)),
         bytes=int(meta.get("bytes", 0)),
         created=float(meta["created"]) if "created" in meta else None,
         stream_label=meta.get("streamLabel"),
+        indexes=indexes,
     )
 
 

@@ -10,6 +10,7 @@ loser re-read and decide again (so exactly one conditional write wins).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Iterable, Sequence
@@ -349,9 +350,16 @@ def _index_operations(
     table: Table, before: dict[str, Any] | None, after: dict[str, Any] | None
 ) -> list[Any]:
     ops: list[Any] = []
+    meta = tabledata.meta_key(table.id)
     for index in table.indexes.values():
         old = index_entry(table, index, before) if before else None
         new = index_entry(table, index, after) if after else None
+        size = _projected_size(table, index, after if new else None)
+        size -= _projected_size(table, index, before if old else None)
+        if (old is None) != (new is None):
+            ops += _op("HINCRBY", meta, f"index:{index.name}:items", 1 if new else -1)
+        if size:
+            ops += _op("HINCRBY", meta, f"index:{index.name}:bytes", size)
         if old == new:
             continue
         zset = tabledata.lsi_key if index.local else tabledata.gsi_key
@@ -365,6 +373,14 @@ def _index_operations(
             if not index.local:
                 ops += _op("ZADD", registry, 0, new[0])
     return ops
+
+
+def _projected_size(table: Table, index: Index, item: dict[str, Any] | None) -> int:
+    """What an item weighs in an index: its projected attributes, as DynamoDB counts them."""
+    if item is None:
+        return 0
+    names = table.projected_names(index)
+    return item_size(item if names is None else {k: v for k, v in item.items() if k in names})
 
 
 def expiry(table: Table, item: dict[str, Any] | None) -> float | None:
@@ -421,13 +437,22 @@ def item_keys(table: Table, items: Iterable[dict[str, Any]]) -> list[dict[str, A
     return [key_of(table, item) for item in items]
 
 
-async def backfill(store: Store, redis: aioredis.Redis, table: Table) -> int:
-    """Give every stored item its index and TTL entries under `table`'s current definition.
+async def backfill(
+    store: Store,
+    redis: aioredis.Redis,
+    table: Table,
+    *,
+    indexes: frozenset[str] = frozenset(),
+    ttl: bool = False,
+) -> int:
+    """Give every stored item its entries in the new `indexes` (and the TTL schedule).
 
-    Run after an index or TTL is added to a table that holds items; entries are
-    sets, so running it twice (or racing a writer that already added one) is harmless.
-    Returns how many items were visited.
+    Run after an index or TTL is added to a table that holds items. Returns how
+    many items were visited.
     """
+    fill = dataclasses.replace(
+        table, indexes={k: v for k, v in table.indexes.items() if k in indexes}
+    )
     script = redis.register_script(_COMMIT)
     visited = 0
     start: tuple[bytes, bytes] | None = None
@@ -440,8 +465,9 @@ async def backfill(store: Store, redis: aioredis.Redis, table: Table) -> int:
             pkm, skm = members(table, key)
             stored = await store.get(table, key)  # the item and its version, read together
             if stored is not None:
-                ops = _index_operations(table, None, stored.item)
-                ops += _ttl_operations(table, None, stored.item, pkm + SEP + skm)
+                ops = _index_operations(fill, None, stored.item)
+                if ttl:
+                    ops += _ttl_operations(table, None, stored.item, pkm + SEP + skm)
                 if ops:  # a writer that moved the version in between wrote the entries itself
                     item_key = tabledata.item_key(table.id, pkm, skm)
                     await script(args=[1, item_key, str(stored.version), *ops])
@@ -456,3 +482,4 @@ async def drop_index(redis: aioredis.Redis, table: Table, index: str) -> None:
     async for key in redis.scan_iter(match=pattern, count=500):
         pending.append(key)
     await redis.unlink(*pending)
+    await redis.hdel(tabledata.meta_key(table.id), f"index:{index}:items", f"index:{index}:bytes")

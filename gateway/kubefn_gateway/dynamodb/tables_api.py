@@ -117,8 +117,9 @@ class TablesApi:
             updated = await self._publish(table.name, spec, previous=table)
             for index in sorted(dropped):
                 await storage.drop_index(self._redis, updated, index)
-            if set(updated.indexes) - set(table.indexes):
-                await storage.backfill(self._store, self._redis, updated)
+            added = frozenset(updated.indexes) - frozenset(table.indexes)
+            if added:
+                await storage.backfill(self._store, self._redis, updated, indexes=added)
         return {"TableDescription": await self._describe(updated)}
 
     async def update_time_to_live(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -153,7 +154,7 @@ class TablesApi:
                 spec.pop("ttl", None)
             updated = await self._publish(table.name, spec, previous=table)
             if ttl["Enabled"]:
-                await storage.backfill(self._store, self._redis, updated)
+                await storage.backfill(self._store, self._redis, updated, ttl=True)
             else:
                 await self._redis.unlink(tabledata.ttl_key(table.id))
         return {"TimeToLiveSpecification": {"Enabled": ttl["Enabled"], "AttributeName": attribute}}
@@ -236,8 +237,8 @@ class TablesApi:
                     "IndexName": index.name,
                     "KeySchema": index.key.describe(),
                     "Projection": _projection(index.projection_type, index.non_key_attributes),
-                    "IndexSizeBytes": 0,
-                    "ItemCount": 0,
+                    "IndexSizeBytes": stats.indexes.get(index.name, (0, 0))[1],
+                    "ItemCount": stats.indexes.get(index.name, (0, 0))[0],
                     "IndexArn": f"{arn}/index/{index.name}",
                 }
                 if not index.local:

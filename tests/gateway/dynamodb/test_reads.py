@@ -214,6 +214,12 @@ async def test_index_entries_follow_updates_and_deletes(events: Dynamo) -> None:
         ExpressionAttributeValues={":k": s("odd")},
     )
     assert odd["Count"] == 19
+    table = (await events("describe_table", TableName="events"))["Table"]
+    (gsi,) = table["GlobalSecondaryIndexes"]
+    (lsi,) = table["LocalSecondaryIndexes"]
+    assert gsi["ItemCount"] == lsi["ItemCount"] == table["ItemCount"] == 39
+    assert lsi["IndexSizeBytes"] == table["TableSizeBytes"]  # ALL projects every attribute
+    assert gsi["IndexSizeBytes"] < table["TableSizeBytes"]  # KEYS_ONLY leaves score out
 
 
 @pytest.mark.parametrize(

@@ -143,6 +143,9 @@ async def test_a_gsi_added_later_indexes_existing_items(dynamo: Dynamo) -> None:
         ExpressionAttributeValues={":t": s("red")},
     )
     assert found["Count"] == 5
+    (index,) = (await dynamo("describe_table", TableName="Late"))["Table"]["GlobalSecondaryIndexes"]
+    assert (index["IndexName"], index["ItemCount"]) == ("byTeam", 5)
+    assert index["IndexSizeBytes"] == 5 * (len("pk") + 2 + len("team") + 3)
     await dynamo(
         "update_table",
         TableName="Late",
