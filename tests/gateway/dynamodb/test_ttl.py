@@ -99,6 +99,22 @@ async def test_each_deletion_is_a_remove_record_by_the_service(dynamo: Dynamo) -
     assert record.keys == {"pk": s("c1")}
     assert record.old_image == item
 
+    streams = dynamo.gateway.client("dynamodbstreams")
+    [stream] = (await dynamo.gateway.call(streams.list_streams, TableName="carts"))["Streams"]
+    description = await dynamo.gateway.call(streams.describe_stream, StreamArn=stream["StreamArn"])
+    [shard] = description["StreamDescription"]["Shards"]
+    iterator = await dynamo.gateway.call(
+        streams.get_shard_iterator,
+        StreamArn=stream["StreamArn"],
+        ShardId=shard["ShardId"],
+        ShardIteratorType="TRIM_HORIZON",
+    )
+    got = await dynamo.gateway.call(streams.get_records, ShardIterator=iterator["ShardIterator"])
+    assert [(r["eventName"], r.get("userIdentity")) for r in got["Records"]] == [
+        ("INSERT", None),
+        ("REMOVE", {"PrincipalId": "dynamodb.amazonaws.com", "Type": "Service"}),
+    ]
+
 
 async def test_an_expiry_pushed_into_the_future_keeps_the_item(dynamo: Dynamo) -> None:
     await ttl_table(dynamo, "renewed")
