@@ -1,4 +1,4 @@
-"""`kubefn` — run the platform on one machine, invoke functions, write the CRDs."""
+"""`kubefn` — run the platform on one machine, invoke functions, back up tables, write the CRDs."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from kubefn_cli import dev, invoke
+from kubefn_cli import dev, invoke, table
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -53,9 +53,51 @@ def _parser() -> argparse.ArgumentParser:
     call.add_argument("--url", default=os.environ.get("KUBEFN_URL", "http://127.0.0.1:8080"))
     call.add_argument("--log", action="store_true", help="also print the invocation's log tail")
 
+    tables = commands.add_parser(
+        "table", help="export a table's items to a file, or import them from one"
+    ).add_subparsers(dest="table_command", required=True)
+    export = tables.add_parser(
+        "export",
+        help="write every item to FILE",
+        description=table.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    export.add_argument("name", metavar="NAME")
+    export.add_argument("file", metavar="FILE", type=Path)
+    _gateway_and_format(export)
+    load = tables.add_parser(
+        "import",
+        help="write FILE's items into a table, created when missing",
+        description=table.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    load.add_argument("file", metavar="FILE", type=Path)
+    load.add_argument("name", metavar="NAME")
+    _gateway_and_format(load)
+    load.add_argument(
+        "--hash-key", metavar="NAME:TYPE", help="partition key, to create a missing table (S|N|B)"
+    )
+    load.add_argument(
+        "--range-key", metavar="NAME:TYPE", help="sort key, to create a missing table (S|N|B)"
+    )
+
     crds = commands.add_parser("crds", help="print the CustomResourceDefinitions")
     crds.add_argument("--write", type=Path, metavar="DIR", help="write them into DIR instead")
     return parser  # fmt: skip
+
+
+def _gateway_and_format(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--url",
+        default=os.environ.get("KUBEFN_URL", "http://127.0.0.1:8080"),
+        help="the gateway (default: $KUBEFN_URL or http://127.0.0.1:8080)",
+    )
+    command.add_argument(
+        "--format",
+        choices=table.FORMATS,
+        help="jsonl (DynamoDB JSON lines, every type) or csv (scalar types only); "
+        "default: csv for a .csv FILE, else jsonl",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,6 +118,17 @@ def main(argv: list[str] | None = None) -> int:
         )
     if args.command == "invoke":
         return invoke.run(url=args.url, name=args.name, payload=args.payload, show_log=args.log)
+    if args.command == "table" and args.table_command == "export":
+        return table.run_export(url=args.url, name=args.name, path=args.file, fmt=args.format)
+    if args.command == "table" and args.table_command == "import":
+        return table.run_import(
+            url=args.url,
+            path=args.file,
+            name=args.name,
+            fmt=args.format,
+            hash_key=args.hash_key,
+            range_key=args.range_key,
+        )
     if args.command == "crds":
         from kubefn import crds
 
