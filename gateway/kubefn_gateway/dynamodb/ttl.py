@@ -117,6 +117,8 @@ class Sweeper:
                     if aio.cancel_requested():
                         raise asyncio.CancelledError from exc
                     log.warning("TTL sweep failed, retrying in %.1fs: %s", self._period, exc)
+                except Exception:  # a bug must not end TTL for every table until a restart
+                    log.exception("TTL sweep failed, retrying in %.1fs", self._period)
                 await asyncio.sleep(self._period)  # the sweep period
         finally:
             await self._release(list(self._leases))
