@@ -24,8 +24,10 @@ from kubefn_gateway import providers
 from kubefn_gateway.awsjson import JsonProtocol
 from kubefn_gateway.catalog import Catalog
 from kubefn_gateway.dynamodb import api as dynamodb_api
+from kubefn_gateway.dynamodb import streams_api
 from kubefn_gateway.dynamodb.tables import KIND as TABLE_KIND
 from kubefn_gateway.dynamodb.tables import TableCatalog
+from kubefn_gateway.dynamodb.triggers import TriggerRunner
 from kubefn_gateway.dynamodb.ttl import Sweeper
 from kubefn_gateway.functions_api import FunctionsApi
 from kubefn_gateway.invoke_api import InvokeApi
@@ -53,6 +55,16 @@ class Platform:
         self.aws_json = JsonProtocol()
         self.store = dynamodb_api.register(
             self.aws_json, settings=settings, redis=self.redis, tables=self.tables
+        )
+        streams_api.register(self.aws_json, redis=self.redis, tables=self.tables, settings=settings)
+        self.triggers = TriggerRunner(
+            redis=self.redis,
+            tables=self.tables,
+            invoker=self.invoker,
+            settings=settings,
+            on_batch=lambda trigger, outcome: self.metrics.stream_batches.labels(
+                trigger.namespace, trigger.table_name, trigger.function, outcome
+            ).inc(),
         )
         self.ttl = Sweeper(
             redis=self.redis,
@@ -83,6 +95,7 @@ class Platform:
             ),
             asyncio.create_task(self.catalog.run_reaper(), name="idle-reaper"),
             asyncio.create_task(self._report_observations(), name="observation-reporter"),
+            asyncio.create_task(self.triggers.run(), name="stream-triggers"),
             asyncio.create_task(self.ttl.run(), name="ttl-sweeper"),
         ]
         try:

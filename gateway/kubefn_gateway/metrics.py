@@ -61,6 +61,13 @@ class Metrics:
             labels,
             registry=self.registry,
         )
+        self.stream_batches = Counter(
+            "kubefn_stream_batches",
+            "Stream trigger invocations by outcome (success, partial, function_error, "
+            "invoke_error, throttled) and batches given up on (discarded).",
+            ("namespace", "table", "function", "outcome"),
+            registry=self.registry,
+        )
         self.ttl_deletions = Counter(
             "kubefn_ttl_deletions",
             "Items deleted because their Time to Live expired.",
