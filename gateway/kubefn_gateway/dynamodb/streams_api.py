@@ -32,6 +32,8 @@ from kubefn_gateway.settings import GatewaySettings
 TARGET_PREFIX = "DynamoDBStreams_20120810"
 ITERATOR_SECONDS = 15 * 60
 RECORDS_LIMIT_MAX = 1000
+RECORDS_BYTES_MAX = 1 << 20
+"""GetRecords answers at most 1 MB of records, as DynamoDB Streams does."""
 STREAMS_LIMIT_MAX = 100
 ITERATOR_TYPES = ("TRIM_HORIZON", "LATEST", "AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER")
 
@@ -219,12 +221,16 @@ class StreamsApi:
         entries = await streams.read(
             self._redis, stream.table.id, start=iterator.position, count=limit
         )
-        result: dict[str, Any] = {
-            "Records": [
-                streams.shape(entry, table_id=stream.table.id, region=self._region)
-                for entry in entries
-            ]
-        }
+        records: list[dict[str, Any]] = []
+        size = 0
+        for count, entry in enumerate(entries):
+            record = streams.shape(entry, table_id=stream.table.id, region=self._region)
+            size += len(json.dumps(record, separators=(",", ":")))
+            if size > RECORDS_BYTES_MAX and count:
+                entries = entries[:count]  # the rest on the next call
+                break
+            records.append(record)
+        result: dict[str, Any] = {"Records": records}
         position = streams.after(entries[-1].id) if entries else iterator.position
         if stream.enabled or entries:
             next_iterator = _Iterator(

@@ -384,3 +384,15 @@ async def test_an_iterator_expires_after_15_minutes(
     renewed = await api.get_records({"ShardIterator": fresh["NextShardIterator"]})
 
     assert renewed["Records"] == []
+
+
+async def test_get_records_answers_at_most_one_megabyte(dynamo: Dynamo, streams: Streams) -> None:
+    arn = await streamed_table(dynamo, "blobs", view_type="NEW_IMAGE")
+    for key in ("a", "b", "c", "d"):
+        await put(dynamo, "blobs", key, data=s("x" * 300_000))
+
+    first = await streams("get_records", ShardIterator=await streams.iterator(arn, "TRIM_HORIZON"))
+    second = await streams("get_records", ShardIterator=first["NextShardIterator"])
+
+    assert [r["dynamodb"]["Keys"]["pk"]["S"] for r in first["Records"]] == ["a", "b", "c"]
+    assert [r["dynamodb"]["Keys"]["pk"]["S"] for r in second["Records"]] == ["d"]
