@@ -444,3 +444,37 @@ async def test_bisect_isolates_the_failing_record(
     assert batches(out) == [["a", "b", "p", "d"], ["a", "b"], ["p", "d"], ["p"], ["d"]]
     (kept,) = await failures(gateway.redis, "orders", "picky")
     assert kept["DDBStreamBatchInfo"]["batchSize"] == 1
+
+
+async def test_throttles_are_retried_without_using_up_retries(
+    gateway: Gateway, dynamo: Dynamo, tmp_path: Path
+) -> None:
+    out = tmp_path / "audit.jsonl"
+    await gateway.deploy(
+        "audit",
+        files={"app.py": RECORDER},
+        environment={"OUT": str(out)},
+        reservedConcurrency=0,
+    )
+    await publish_table(
+        gateway,
+        "orders",
+        triggers=[
+            {"function": "audit", "startingPosition": "TRIM_HORIZON", "maximumRetryAttempts": 0}
+        ],
+    )
+    await put(dynamo, "orders", "a")
+    labels = {"namespace": "default", "table": "orders", "function": "audit"}
+
+    def throttled() -> float:
+        sample = gateway.platform.metrics.registry.get_sample_value(
+            "kubefn_stream_batches_total", {**labels, "outcome": "throttled"}
+        )
+        return sample or 0.0
+
+    await gateway.until(lambda: throttled() >= 3)
+    await recorder(gateway, "audit", out)  # the same function, no longer throttled
+    await gateway.until(lambda: len(flat(out)) >= 1)
+
+    assert flat(out) == ["a"]
+    assert await failures(gateway.redis, "orders", "audit") == []
