@@ -2,4 +2,5 @@
 
 from bench.run import main
 
-raise SystemExit(main())
+if __name__ == "__main__":  # not when a spawned worker re-imports this module (bench/tables.py)
+    raise SystemExit(main())

@@ -243,18 +243,99 @@ def render_cold(data: dict[str, Any]) -> list[str]:
     return out
 
 
+_TABLE_TARGETS = {
+    "kubefn": "kubefn gateway (boto3)",
+    "moto": "moto server (boto3)",
+    "redis": "raw Redis (redis-py)",
+}
+_TABLE_OPS = {
+    "put": "PutItem",
+    "get": "GetItem",
+    "query": "Query (100 items)",
+    "update": "UpdateItem (conditional)",
+}
+
+
+def _tables_part(data: dict[str, Any], part: str, title: str) -> list[str]:
+    rows = [
+        [
+            _TABLE_OPS[op],
+            _TABLE_TARGETS[name],
+            _pq(target["latency_ms"]),
+            f"{target['ops_per_s']:.0f}",
+            _cpu(target["cpu_ms_per_op"]),
+            f"{target['machine_busy_cores']:.2f}",
+        ]
+        for op, by_target in data[part].items()
+        for name, target in by_target.items()
+    ]
+    out = [f"### {title}: latency and throughput", ""]
+    out += _table(
+        ["operation", "target", "p50 / p99 ms", "ops/s", "CPU ms per op, by process", "busy cores"],
+        rows,
+    )
+    rows = []
+    for op, ratio in data[f"{part}_ratios"].items():
+        moto, raw = ratio["kubefn_vs_moto"], ratio["kubefn_vs_redis"]
+        rows.append(
+            [
+                _TABLE_OPS[op],
+                f"x{moto['p50']:.2f} / x{moto['p99']:.2f}",
+                f"x{moto['ops_per_s']:.2f}",
+                f"x{raw['p50']:.2f} / x{raw['p99']:.2f}",
+                f"x{raw['ops_per_s']:.2f}",
+                "met" if ratio["faster_than_moto"] else "missed",
+            ]
+        )
+    out += ["", f"### {title}: ratios (kubefn divided by the other; latency < 1 is faster)", ""]
+    out += _table(
+        [
+            "operation",
+            "kubefn/moto p50 / p99",
+            "kubefn/moto ops/s",
+            "kubefn/raw Redis p50 / p99",
+            "kubefn/raw Redis ops/s",
+            "faster than moto",
+        ],
+        rows,
+    )
+    return out
+
+
+def render_tables(data: dict[str, Any]) -> list[str]:
+    out = _tables_part(data, "sequential", "Tables, one client")
+    if "concurrent" in data:
+        clients = data["concurrent_clients"]
+        out += ["", *_tables_part(data, "concurrent", f"Tables, {clients} client processes")]
+    verdicts = [r["faster_than_moto"] for r in data["sequential_ratios"].values()]
+    verdicts += [r["faster_than_moto"] for r in data.get("concurrent_ratios", {}).values()]
+    checks = data["checks"]["conditional_update_of_missing_item_refused"]
+    out += [
+        "",
+        "Target: faster than moto at every operation (p50 and ops/s): "
+        + ("met" if all(verdicts) else "missed")
+        + f". CreateTable until ACTIVE: {data['create_table_until_active_ms']} ms. "
+        + "UpdateItem of a missing item refused (ConditionalCheckFailedException): "
+        + ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in checks.items())
+        + ".",
+    ]
+    return out
+
+
 def render(results: dict[str, dict[str, Any]]) -> str:
     out: list[str] = []
     if "warm" in results:
         out += [*render_warm(results["warm"]), ""]
     if "coldstart" in results:
         out += [*render_cold(results["coldstart"]), ""]
+    if "tables" in results:
+        out += [*render_tables(results["tables"]), ""]
     return "\n".join(out)
 
 
 def main() -> None:
     results = {}
-    for name in ("warm", "coldstart"):
+    for name in ("warm", "coldstart", "tables"):
         path = REPO / "bench" / "results" / f"{name}.json"
         if path.exists():
             results[name] = json.loads(path.read_text())

@@ -2,6 +2,7 @@
 
 .venv/bin/python -m bench                # everything (~2-3 minutes)
 .venv/bin/python -m bench warm --quick   # one part, shorter
+.venv/bin/python -m bench tables         # DynamoDB's API: kubefn vs. moto vs. raw Redis
 .venv/bin/python bench/run.py            # the same, without -m
 """
 
@@ -21,7 +22,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import coldstart, ipc, machine, report, warm
+from bench import coldstart, ipc, machine, report, tables, warm
 from bench.workspace import REPO, Workspace
 
 RESULTS = REPO / "bench" / "results"
@@ -29,7 +30,7 @@ RESULTS = REPO / "bench" / "results"
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
-    parser.add_argument("parts", nargs="*", metavar="warm|cold", help="default: both")
+    parser.add_argument("parts", nargs="*", metavar="warm|cold|tables", help="default: all")
     parser.add_argument("--quick", action="store_true", help="fewer samples, for a smoke run")
     parser.add_argument("--keep", action="store_true", help="keep the work folder and its logs")
     return parser
@@ -72,13 +73,23 @@ async def _run(
             ),
             "wall_seconds": round(time.monotonic() - began, 1),
         }
+    if "tables" in parts:
+        began = time.monotonic()
+        sizes = tables.QUICK if quick else tables.FULL
+        results["tables"] = {
+            **header,
+            **await asyncio.to_thread(
+                tables.run, ws, sizes=sizes, progress=lambda line: print(line, file=sys.stderr)
+            ),
+            "wall_seconds": round(time.monotonic() - began, 1),
+        }
     return results
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    parts = args.parts or ["warm", "cold"]
-    if unknown := set(parts) - {"warm", "cold"}:
+    parts = args.parts or ["warm", "cold", "tables"]
+    if unknown := set(parts) - {"warm", "cold", "tables"}:
         _parser().error(f"unknown part(s): {', '.join(sorted(unknown))}")
     root = Path(tempfile.mkdtemp(prefix="kubefn-bench-"))
     ws = Workspace.create(root)
