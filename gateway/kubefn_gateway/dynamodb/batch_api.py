@@ -122,6 +122,7 @@ class BatchApi:
         found = await self._store.get_many([(table, key) for table, key, _ in wanted])
         responses: dict[str, list[dict[str, Any]]] = {t.name: [] for t, _, _ in wanted}
         unprocessed: dict[str, dict[str, Any]] = {}
+        usage: dict[str, tuple[Table, float, float]] = {}
         size = 0
         for (table, key, spec), stored in zip(wanted, found, strict=True):
             if size >= BATCH_GET_BYTES_MAX or not await self._meter.has_capacity(table, "read"):
@@ -130,6 +131,12 @@ class BatchApi:
                 )
                 entry.setdefault("Keys", []).append(key)
                 continue
+            # A key that finds no item is read (and paid for) all the same.
+            units = capacity.read_units(
+                [stored.item if stored else None], consistent=bool(spec.get("ConsistentRead"))
+            )
+            await self._meter.charge(table, read=units)
+            _add_usage(usage, table, read=units)
             if stored is None:
                 continue
             size += requests.item_size(stored.item)
@@ -137,9 +144,11 @@ class BatchApi:
             responses[table.name].append(
                 projection.apply(stored.item) if projection else stored.item
             )
-            units = capacity.read_units([stored.item], consistent=bool(spec.get("ConsistentRead")))
-            await self._meter.charge(table, read=units)
-        return {"Responses": responses, "UnprocessedKeys": unprocessed}
+        if not usage:
+            # Not one key could be read for want of throughput (DynamoDB's rule for batches).
+            raise self._meter.refuse()
+        result = {"Responses": responses, "UnprocessedKeys": unprocessed}
+        return capacity.report_each(body, result, usage)
 
     async def batch_write_item(self, body: dict[str, Any]) -> dict[str, Any]:
         request_items = _request_items(body)
@@ -186,11 +195,22 @@ class BatchApi:
             )
         accepted = []
         unprocessed: dict[str, list[Mapping[str, Any]]] = {}
+        # Each table's capacity is taken as the batch goes, so a batch larger than what is
+        # left is processed in part and the rest comes back unprocessed.
+        left: dict[str, float | None] = {}
         for table, key, after, write in planned:
-            if await self._meter.has_capacity(table, "write"):
-                accepted.append((table, key, after))
-            else:
+            if table.id not in left:
+                left[table.id] = await self._meter.available(table, "write")
+            units_left = left[table.id]
+            if units_left is not None and units_left <= 0:
                 unprocessed.setdefault(table.name, []).append(write)
+                continue
+            accepted.append((table, key, after))
+            if units_left is not None:
+                left[table.id] = units_left - capacity.write_units([after])
+        if not accepted:
+            # None of the items could be written for want of throughput.
+            raise self._meter.refuse()
         for _ in range(ATTEMPTS_MAX):
             found = await self._store.get_many([(t, k) for t, k, _ in accepted])
             changes = [
@@ -199,12 +219,13 @@ class BatchApi:
                 if not (s is None and a is None)
             ]
             if await self._store.commit(changes) is None:
-                for change in changes:
-                    units = capacity.write_units(
-                        [change.before.item if change.before else None, change.after]
-                    )
-                    await self._meter.charge(change.table, write=units)
-                return {"UnprocessedItems": unprocessed}
+                usage: dict[str, tuple[Table, float, float]] = {}
+                for (table, _key, after), stored in zip(accepted, found, strict=True):
+                    # deleting an absent item costs a unit too
+                    units = capacity.write_units([stored.item if stored else None, after])
+                    await self._meter.charge(table, write=units)
+                    _add_usage(usage, table, write=units)
+                return capacity.report_each(body, {"UnprocessedItems": unprocessed}, usage)
         return {"UnprocessedItems": {**unprocessed, **_as_requests(accepted)}}
 
     async def transact_get_items(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -233,18 +254,18 @@ class BatchApi:
         _refuse_repeats([(t, k) for t, k, _ in wanted])
         found = await self._store.get_many_atomically([(t, k) for t, k, _ in wanted])
         responses: list[dict[str, Any]] = []
+        usage: dict[str, tuple[Table, float, float]] = {}
         for (table, _key, projection), stored in zip(wanted, found, strict=True):
-            await self._meter.charge(
-                table,
-                read=2 * capacity.read_units([stored.item if stored else None], consistent=True),
-            )
+            units = 2 * capacity.read_units([stored.item if stored else None], consistent=True)
+            await self._meter.charge(table, read=units)
+            _add_usage(usage, table, read=units)
             if stored is None:
                 responses.append({})
             else:
                 responses.append(
                     {"Item": projection.apply(stored.item) if projection else stored.item}
                 )
-        return {"Responses": responses}
+        return capacity.report_each(body, {"Responses": responses}, usage)
 
     async def transact_write_items(self, body: dict[str, Any]) -> dict[str, Any]:
         raw_actions = body.get("TransactItems")
@@ -311,12 +332,21 @@ class BatchApi:
             if token_key is not None:
                 extra = (token_key, fingerprint, TOKEN_SECONDS)
             if await self._store.commit(changes, token=extra) is None:
+                usage: dict[str, tuple[Table, float, float]] = {}
+                for action, stored in zip(actions, found, strict=True):
+                    if not action.writes:  # a ConditionCheck reads its item
+                        units = 2 * capacity.read_units(
+                            [stored.item if stored else None], consistent=True
+                        )
+                        await self._meter.charge(action.table, read=units)
+                        _add_usage(usage, action.table, read=units)
                 for change in changes:
                     units = 2 * capacity.write_units(
                         [change.before.item if change.before else None, change.after]
                     )
                     await self._meter.charge(change.table, write=units)
-                return {}
+                    _add_usage(usage, change.table, write=units)
+                return capacity.report_each(body, {}, usage)
         raise TransactionCanceled(
             "Transaction cancelled, please refer cancellation reasons for specific reasons "
             f"[{', '.join('TransactionConflict' for _ in actions)}]",
@@ -426,3 +456,14 @@ def _as_requests(
         request = {"PutRequest": {"Item": after}} if after else {"DeleteRequest": {"Key": key}}
         out.setdefault(table.name, []).append(request)
     return out
+
+
+def _add_usage(
+    usage: dict[str, tuple[Table, float, float]],
+    table: Table,
+    *,
+    read: float = 0.0,
+    write: float = 0.0,
+) -> None:
+    _, reads, writes = usage.get(table.name, (table, 0.0, 0.0))
+    usage[table.name] = (table, reads + read, writes + write)

@@ -4,8 +4,10 @@ Reads cost one unit per 4 KB (half for eventually consistent reads), writes one
 per 1 KB of the larger of the old and new item. A PROVISIONED table refills a
 shared token bucket at its units per second, holding up to `burst_seconds` of
 unused capacity as DynamoDB's burst capacity does; an operation that finds the
-bucket empty is refused with ProvisionedThroughputExceededException. Buckets live
-in Redis so every gateway replica draws on the same capacity.
+bucket empty is refused with ProvisionedThroughputExceededException. A batch takes
+what capacity is left and returns the rest unprocessed; only a batch of which
+nothing could be done is refused. Buckets live in Redis so every gateway replica
+draws on the same capacity.
 """
 
 from __future__ import annotations
@@ -76,6 +78,24 @@ def report(
     return result
 
 
+def report_each(
+    body: Mapping[str, Any],
+    result: dict[str, Any],
+    usage: Mapping[str, tuple[Table, float, float]],
+) -> dict[str, Any]:
+    """Add ConsumedCapacity, one entry per table (batches and transactions), when asked.
+
+    `usage` maps a table's name to (table, read units, write units).
+    """
+    mode = body.get("ReturnConsumedCapacity", "NONE")
+    if mode in ("TOTAL", "INDEXES"):
+        result["ConsumedCapacity"] = [
+            consumed(table, read=read, write=write, indexes=mode == "INDEXES")
+            for table, read, write in usage.values()
+        ]
+    return result
+
+
 def consumed(table: Table, *, read: float, write: float, indexes: bool = False) -> dict[str, Any]:
     usage: dict[str, Any] = {"TableName": table.name, "CapacityUnits": read + write}
     if read:
@@ -102,10 +122,20 @@ class Meter:
         await self._require(table, "write")
 
     async def has_capacity(self, table: Table, direction: str) -> bool:
-        provisioned = table.provisioned
-        if provisioned is None:
-            return True
-        return await self._tokens(table, direction, 0.0) > 0
+        available = await self.available(table, direction)
+        return available is None or available > 0
+
+    async def available(self, table: Table, direction: str) -> float | None:
+        """The units a table may still use now; None for on-demand (no limit)."""
+        if table.provisioned is None:
+            return None
+        return await self._tokens(table, direction, 0.0)
+
+    def refuse(self) -> ProvisionedThroughputExceeded:
+        return ProvisionedThroughputExceeded(
+            "The level of configured provisioned throughput for the table was exceeded. "
+            "Consider increasing your provisioning level with the UpdateTable API."
+        )
 
     async def charge(self, table: Table, *, read: float = 0.0, write: float = 0.0) -> None:
         if table.provisioned is None:
@@ -117,10 +147,7 @@ class Meter:
 
     async def _require(self, table: Table, direction: str) -> None:
         if not await self.has_capacity(table, direction):
-            raise ProvisionedThroughputExceeded(
-                "The level of configured provisioned throughput for the table was exceeded. "
-                "Consider increasing your provisioning level with the UpdateTable API."
-            )
+            raise self.refuse()
 
     async def _tokens(self, table: Table, direction: str, cost: float) -> float:
         provisioned = table.provisioned
