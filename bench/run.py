@@ -1,6 +1,6 @@
 """Run the benchmarks and write bench/results/<name>.json, then print the tables.
 
-.venv/bin/python -m bench                # everything (~2-3 minutes)
+.venv/bin/python -m bench                # everything (~5 minutes)
 .venv/bin/python -m bench warm --quick   # one part, shorter
 .venv/bin/python -m bench tables         # DynamoDB's API: kubefn vs. moto vs. raw Redis
 .venv/bin/python bench/run.py            # the same, without -m
