@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,7 @@ import redis.asyncio as aioredis
 from kubefn import config, table, tabledata
 from kubefn.redisserver import EmbeddedRedis, free_port
 from kubefn_cli import dev as kubefn_dev
-from tests.conftest import REPO, lambda_client
+from tests.conftest import REPO, aws_client, lambda_client
 
 KUBEFN = [sys.executable, "-m", "kubefn_cli.main"]
 
@@ -227,7 +228,27 @@ async def _published_keys(server: EmbeddedRedis) -> set[str]:
 
 def test_the_example_table_is_served_and_announced(dev: Dev) -> None:
     assert any("loaded table default/Users revision 1" in line for line in dev.lines)
-    assert "serving 4 functions, 1 table" in dev.lines[-1]
+    assert "serving 5 functions, 1 table" in dev.lines[-1]
+
+
+def test_a_change_to_the_example_table_reaches_its_trigger(dev: Dev) -> None:
+    users = aws_client("dynamodb", dev.url)
+    users.put_item(TableName="Users", Item={"id": {"S": "ada"}, "email": {"S": "a@example.com"}})
+    found = users.query(
+        TableName="Users",
+        IndexName="byEmail",
+        KeyConditionExpression="email = :e",
+        ExpressionAttributeValues={":e": {"S": "a@example.com"}},
+    )
+    assert [item["id"]["S"] for item in found["Items"]] == ["ada"]
+    delivered = (
+        'kubefn_stream_batches_total{function="on-user-change",namespace="default",'
+        'outcome="success",table="Users"} 1.0'
+    )
+    deadline = time.monotonic() + 30
+    while delivered not in urllib.request.urlopen(f"{dev.url}/metrics").read().decode():
+        assert time.monotonic() < deadline, "the trigger did not deliver the change"
+        time.sleep(0.05)
 
 
 def test_removing_a_table_manifest_withdraws_the_table(dev: Dev) -> None:
