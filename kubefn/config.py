@@ -17,6 +17,7 @@ re-create), so a data plane can tell versions apart by (key, revision).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
@@ -35,6 +36,16 @@ VERSION_KEY = f"{PREFIX}:version"
 REVISIONS_KEY = f"{PREFIX}:revisions"
 CHANNEL = "kubefn:config"
 CODE_PREFIX = "kubefn:{code}"
+
+
+def canonical_json(spec: Mapping[str, Any]) -> str:
+    """A spec as the one JSON text every publisher writes for it (so digests agree)."""
+    return json.dumps(spec, sort_keys=True, separators=(",", ":"))
+
+
+def spec_digest(spec: Mapping[str, Any]) -> str:
+    """What a compiled spec's version is known by: SHA-256 of its canonical JSON."""
+    return hashlib.sha256(canonical_json(spec).encode()).hexdigest()
 
 
 def kind_key(kind: str) -> str:
@@ -120,7 +131,7 @@ async def publish(
     """
     if bundle is not None:
         await client.set(code_key(bundle[0]), bundle[1], nx=True)
-    spec_json = json.dumps(spec, sort_keys=True, separators=(",", ":"))
+    spec_json = canonical_json(spec)
     changed, revision = await client.eval(
         _PUBLISH,
         4,

@@ -6,14 +6,12 @@ exactly what the data plane reads from Redis (see kubefn.config).
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kubefn import codebundle, limits
+from kubefn import codebundle, config, limits
 from kubefn.schema import Problem, Schema, prune_nulls, show, validate
 
 KIND = "Function"
@@ -161,8 +159,7 @@ class CompiledFunction:
 
     @property
     def digest(self) -> str:
-        canonical = json.dumps(self.spec, sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()
+        return config.spec_digest(self.spec)
 
 
 class InvalidFunction(ValueError):

@@ -9,13 +9,12 @@ manifest. What both return is exactly what the data plane reads from Redis
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kubefn import function
+from kubefn import config, function
 from kubefn.schema import Problem, Schema, prune_nulls, show, validate
 
 KIND = "Table"
@@ -234,8 +233,7 @@ class CompiledTable:
 
     @property
     def digest(self) -> str:
-        canonical = json.dumps(self.spec, sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()
+        return config.spec_digest(self.spec)
 
 
 class InvalidTable(ValueError):
