@@ -12,8 +12,8 @@ from tests.gateway.conftest import Gateway
 
 
 @dataclass
-class Dynamo:
-    """A boto3 `dynamodb` client bound to a running gateway, called off its event loop."""
+class Service:
+    """A boto3 client bound to a running gateway, called off its event loop."""
 
     gateway: Gateway
     client: Any
@@ -28,6 +28,11 @@ class Dynamo:
         except self.client.exceptions.ClientError as exc:
             return {**exc.response["Error"], "response": exc.response}
         raise AssertionError(f"{operation} succeeded")
+
+
+@dataclass
+class Dynamo(Service):
+    """boto3's `dynamodb` client, with a shorthand for making tables."""
 
     async def table(
         self,

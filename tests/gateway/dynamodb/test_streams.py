@@ -18,25 +18,12 @@ from kubefn_gateway.dynamodb.errors import ExpiredIterator
 from kubefn_gateway.dynamodb.streams_api import ITERATOR_SECONDS, StreamsApi
 from kubefn_gateway.settings import GatewaySettings
 from tests.gateway.conftest import Gateway
-from tests.gateway.dynamodb.conftest import Dynamo, n, s
+from tests.gateway.dynamodb.conftest import Dynamo, Service, n, s
 
 
 @dataclasses.dataclass
-class Streams:
-    """boto3's `dynamodbstreams` client for a running gateway, called off its loop."""
-
-    gateway: Gateway
-    client: Any
-
-    async def __call__(self, operation: str, **params: Any) -> Any:
-        return await self.gateway.call(getattr(self.client, operation), **params)
-
-    async def error(self, operation: str, **params: Any) -> dict[str, Any]:
-        try:
-            await self(operation, **params)
-        except self.client.exceptions.ClientError as exc:
-            return dict(exc.response["Error"])
-        raise AssertionError(f"{operation} succeeded")
+class Streams(Service):
+    """boto3's `dynamodbstreams` client for a running gateway."""
 
     async def shard(self, arn: str) -> str:
         description = (await self("describe_stream", StreamArn=arn))["StreamDescription"]
