@@ -17,6 +17,8 @@ import redis.asyncio as aioredis
 import redis.exceptions
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from kubefn import aio, config, limits, observed
 from kubefn.function import KIND
@@ -46,7 +48,15 @@ class Platform:
 
     def __init__(self, settings: GatewaySettings) -> None:
         self.settings = settings
-        self.redis = aioredis.Redis.from_url(settings.redis_url)
+        # A command that meets a connection a restarted Redis closed is sent once more on
+        # a fresh one. It never ran, so this applies it once; a write whose reply alone
+        # was lost would find its guards moved and be decided again, as a client's retry
+        # of a 500 would be.
+        self.redis = aioredis.Redis.from_url(
+            settings.redis_url,
+            retry=Retry(NoBackoff(), retries=1),
+            retry_on_error=[redis.exceptions.ConnectionError],
+        )
         self.provider: Provider = providers.create(settings, redis=self.redis)
         self.catalog = Catalog(settings=settings, provider=self.provider)
         self.metrics = Metrics(observations=lambda: self.catalog.observations(now=time.time()))

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+import redis.exceptions
 from aiohttp import web
 
 log = logging.getLogger(__name__)
@@ -63,9 +64,19 @@ class JsonProtocol:
 
     def __init__(self) -> None:
         self._services: dict[str, Mapping[str, Operation]] = {}
+        self._internal: dict[str, type[AwsJsonError]] = {}
 
-    def register(self, prefix: str, operations: Mapping[str, Operation]) -> None:
+    def register(
+        self,
+        prefix: str,
+        operations: Mapping[str, Operation],
+        *,
+        internal_error: type[AwsJsonError] = InternalFailure,
+    ) -> None:
+        """Serve `operations` under `prefix`; unexpected failures answer `internal_error`
+        (a 500 in the service's own shape, which AWS SDKs retry)."""
         self._services[prefix] = operations
+        self._internal[prefix] = internal_error
 
     def routes(self) -> list[web.RouteDef]:
         return [web.post("/", self.handle)]
@@ -79,10 +90,18 @@ class JsonProtocol:
             result = await operation(body)
         except AwsJsonError as exc:
             return _respond(exc.status, exc.body(), request_id)
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+            log.warning("%s: Redis unavailable (%s)", target, exc)
+            error = self._internal_error(target)("Storage unavailable; try again")
+            return _respond(error.status, error.body(), request_id)
         except Exception:
             log.exception("%s failed", target)
-            return _respond(500, InternalFailure("Internal server error").body(), request_id)
+            error = self._internal_error(target)("Internal server error")
+            return _respond(error.status, error.body(), request_id)
         return _respond(200, result, request_id)
+
+    def _internal_error(self, target: str) -> type[AwsJsonError]:
+        return self._internal.get(target.partition(".")[0], InternalFailure)
 
     def _operation(self, target: str) -> Operation:
         prefix, _, name = target.partition(".")

@@ -7,6 +7,7 @@ import redis.asyncio as aioredis
 from kubefn_gateway.awsjson import JsonProtocol
 from kubefn_gateway.dynamodb.batch_api import BatchApi
 from kubefn_gateway.dynamodb.capacity import Meter
+from kubefn_gateway.dynamodb.errors import InternalServerError
 from kubefn_gateway.dynamodb.items_api import ItemsApi
 from kubefn_gateway.dynamodb.reads_api import ReadsApi
 from kubefn_gateway.dynamodb.store import Store
@@ -43,5 +44,5 @@ def register(
             tables=tables, store=store, namespace=namespace, meter=meter, redis=redis
         ).operations(),
     }
-    protocol.register(TARGET_PREFIX, operations)
+    protocol.register(TARGET_PREFIX, operations, internal_error=InternalServerError)
     return store

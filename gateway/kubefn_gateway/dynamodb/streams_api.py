@@ -22,6 +22,7 @@ from kubefn_gateway.awsjson import JsonProtocol, Operation
 from kubefn_gateway.dynamodb import requests, streams
 from kubefn_gateway.dynamodb.errors import (
     ExpiredIterator,
+    InternalServerError,
     ResourceNotFound,
     TrimmedDataAccess,
     ValidationError,
@@ -320,7 +321,7 @@ def register(
     settings: GatewaySettings,
 ) -> StreamsApi:
     api = StreamsApi(redis=redis, tables=tables, settings=settings)
-    protocol.register(TARGET_PREFIX, api.operations())
+    protocol.register(TARGET_PREFIX, api.operations(), internal_error=InternalServerError)
     return api
 
 
