@@ -43,6 +43,11 @@ return tostring(tokens)
 """
 
 
+def counted(body: Mapping[str, Any], table: Table) -> bool:
+    """Whether a request's units matter: the table is provisioned, or the client asked."""
+    return table.provisioned is not None or body.get("ReturnConsumedCapacity", "NONE") != "NONE"
+
+
 def read_units(
     items: Iterable[Mapping[str, Any] | None], *, consistent: bool, each: bool = True
 ) -> float:
@@ -50,8 +55,13 @@ def read_units(
     sizes = [item_size(dict(item)) if item else 0 for item in items]
     if each:
         units = sum(max(1, math.ceil(size / READ_UNIT_BYTES)) for size in sizes) or 1
-    else:
-        units = max(1, math.ceil(sum(sizes) / READ_UNIT_BYTES))
+        return units if consistent else units / 2
+    return read_units_of(sum(sizes), consistent=consistent)
+
+
+def read_units_of(size: int, *, consistent: bool) -> float:
+    """Units for reading `size` bytes in one Query or Scan page."""
+    units = max(1, math.ceil(size / READ_UNIT_BYTES))
     return units if consistent else units / 2
 
 

@@ -76,10 +76,12 @@ class ItemsApi:
         consistent = bool(body.get("ConsistentRead", False))
         await self._meter.before_read(table)
         stored = await self._store.get(table, key)
-        units = capacity.read_units([stored.item] if stored else [], consistent=consistent)
         result: dict[str, Any] = {}
         if stored is not None:
             result["Item"] = projection.apply(stored.item) if projection else stored.item
+        if not capacity.counted(body, table):
+            return result
+        units = capacity.read_units([stored.item] if stored else [], consistent=consistent)
         await self._meter.charge(table, read=units)
         return capacity.report(body, table, result, read=units)
 
@@ -165,6 +167,8 @@ class ItemsApi:
                     [Change(table=table, key=key, before=stored, after=decision.after)]
                 )
             if failed is None:
+                if not capacity.counted(body, table):
+                    return decision.result
                 units = capacity.write_units([stored.item if stored else None, decision.after])
                 await self._meter.charge(table, write=units)
                 return capacity.report(body, table, decision.result, write=units)

@@ -51,6 +51,8 @@ class Reading:
 class Page:
     entries: list[Entry]
     more: bool
+    size: int
+    """The entries' size as DynamoDB counts it (what the read costs)."""
 
 
 class ReadsApi:
@@ -136,8 +138,9 @@ class ReadsApi:
     ) -> dict[str, Any]:
         table, index = reading.table, reading.index
         items = [entry.item for entry in page.entries]
-        units = capacity.read_units(items, consistent=reading.consistent, each=False)
-        await self._meter.charge(table, read=units)
+        units = capacity.read_units_of(page.size, consistent=reading.consistent)
+        if table.provisioned is not None:
+            await self._meter.charge(table, read=units)
         if reading.filter is not None:
             items = [item for item in items if reading.filter.evaluate(item)]
         result: dict[str, Any] = {"Count": len(items), "ScannedCount": len(page.entries)}
@@ -162,9 +165,9 @@ async def _fill(
             entries.append(entry)
             size += item_size(entry.item)
             if size >= PAGE_BYTES_MAX or (limit is not None and len(entries) >= limit):
-                return Page(entries, more=True)
+                return Page(entries, more=True, size=size)
         if len(chunk) < want:
-            return Page(entries, more=False)
+            return Page(entries, more=False, size=size)
         after = chunk[-1]
 
 

@@ -337,25 +337,35 @@ def _operations(change: Change, *, now: float) -> list[Any]:
         ops += _op("HINCRBY", meta, "items", -1)
     else:
         return ops  # deleting nothing changes nothing
-    delta = (item_size(after) if after else 0) - (item_size(before) if before else 0)
+    sizes = (item_size(before) if before else 0, item_size(after) if after else 0)
+    delta = sizes[1] - sizes[0]
     if delta:
         ops += _op("HINCRBY", meta, "bytes", delta)
-    ops += _index_operations(table, before, after)
+    ops += _index_operations(table, before, after, sizes=sizes)
     ops += _ttl_operations(table, before, after, pkm + SEP + skm)
-    ops += _stream_operations(change, now=now)
+    ops += _stream_operations(change, now=now, size=sizes[1] or sizes[0])
     return ops
 
 
 def _index_operations(
-    table: Table, before: dict[str, Any] | None, after: dict[str, Any] | None
+    table: Table,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    *,
+    sizes: tuple[int, int] | None = None,
 ) -> list[Any]:
+    """Index entry changes; `sizes` are the items' sizes when the caller knows them."""
+    if not table.indexes:
+        return []
+    if sizes is None:
+        sizes = (item_size(before) if before else 0, item_size(after) if after else 0)
     ops: list[Any] = []
     meta = tabledata.meta_key(table.id)
     for index in table.indexes.values():
         old = index_entry(table, index, before) if before else None
         new = index_entry(table, index, after) if after else None
-        size = _projected_size(table, index, after if new else None)
-        size -= _projected_size(table, index, before if old else None)
+        size = _projected_size(table, index, after if new else None, sizes[1])
+        size -= _projected_size(table, index, before if old else None, sizes[0])
         if (old is None) != (new is None):
             ops += _op("HINCRBY", meta, f"index:{index.name}:items", 1 if new else -1)
         if size:
@@ -375,12 +385,14 @@ def _index_operations(
     return ops
 
 
-def _projected_size(table: Table, index: Index, item: dict[str, Any] | None) -> int:
+def _projected_size(table: Table, index: Index, item: dict[str, Any] | None, full_size: int) -> int:
     """What an item weighs in an index: its projected attributes, as DynamoDB counts them."""
     if item is None:
         return 0
     names = table.projected_names(index)
-    return item_size(item if names is None else {k: v for k, v in item.items() if k in names})
+    if names is None:
+        return full_size
+    return item_size({k: v for k, v in item.items() if k in names})
 
 
 def expiry(table: Table, item: dict[str, Any] | None) -> float | None:
@@ -405,7 +417,7 @@ def _ttl_operations(
     return _op("ZADD", tabledata.ttl_key(table.id), new, member)
 
 
-def _stream_operations(change: Change, *, now: float) -> list[Any]:
+def _stream_operations(change: Change, *, now: float, size: int) -> list[Any]:
     view = change.table.stream_view_type
     if view is None:
         return []
@@ -417,7 +429,7 @@ def _stream_operations(change: Change, *, now: float) -> list[Any]:
         keys=change.key,
         view_type=view,
         at=now,
-        size_bytes=item_size(after or before or {}),
+        size_bytes=size,
         new_image=after if view in ("NEW_IMAGE", "NEW_AND_OLD_IMAGES") else None,
         old_image=before if view in ("OLD_IMAGE", "NEW_AND_OLD_IMAGES") else None,
         by_ttl=change.by_ttl,

@@ -202,7 +202,7 @@ def value_size(value: dict[str, Any]) -> int:
     if type_ == "N":
         return _number_size(inner)
     if type_ == "B":
-        return len(base64.b64decode(inner))
+        return _binary_size(inner)
     if type_ in ("BOOL", "NULL"):
         return 1
     if type_ == "SS":
@@ -210,14 +210,22 @@ def value_size(value: dict[str, Any]) -> int:
     if type_ == "NS":
         return sum(_number_size(member) for member in inner)
     if type_ == "BS":
-        return sum(len(base64.b64decode(member)) for member in inner)
+        return sum(_binary_size(member) for member in inner)
     if type_ == "L":
         return 3 + sum(1 + value_size(element) for element in inner)
     return 3 + sum(1 + len(key.encode()) + value_size(element) for key, element in inner.items())
 
 
+def _binary_size(text: str) -> int:
+    """Bytes a (validated) base64 text decodes to, without decoding it."""
+    return len(text) * 3 // 4 - len(text) + len(text.rstrip("="))
+
+
 def _number_size(text: str) -> int:
-    digits = "".join(map(str, Decimal(text).as_tuple().digits)).strip("0")
+    if "e" in text or "E" in text:  # not canonical: let Decimal find the digits
+        digits = "".join(map(str, Decimal(text).as_tuple().digits)).strip("0")
+    else:  # canonical (plain) notation: the significant digits are the text's
+        digits = text.lstrip("+-").replace(".", "").strip("0")
     return (len(digits) + 1) // 2 + 1
 
 
