@@ -14,421 +14,58 @@ response (`batchItemFailures`) checkpoints the records before the first failure
 and retries from there; `bisectBatchOnFunctionError` splits a failing batch in
 halves, which does not count as a retry. A batch given up on becomes an
 on-failure record, kept in a Redis list and sent to `onFailure.function`.
+
+Here the runner that starts and stops a consumer per trigger as tables change;
+one consumer's delivery loop is kubefn_gateway.dynamodb.trigger_consumer, the
+pure decisions on its batches kubefn_gateway.dynamodb.trigger_batches. Their
+names are re-exported here.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime
-import json
 import logging
-import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable
 
 import redis.asyncio as aioredis
-import redis.exceptions
 
-from kubefn import aio, limits, tabledata
-from kubefn.lease import Lease
-from kubefn_gateway import awserrors
-from kubefn_gateway.dynamodb import streams
-from kubefn_gateway.dynamodb.tables import Table, TableCatalog
-from kubefn_gateway.invoker import Invoker, function_arn
+from kubefn import aio
+from kubefn_gateway.dynamodb.tables import TableCatalog
+from kubefn_gateway.dynamodb.trigger_batches import (
+    Attempt,
+    Backoff,
+    Trigger,
+    checkpoint_key,
+    failure_record,
+    failures_key,
+    first_failure,
+    give_up_reason,
+)
+from kubefn_gateway.dynamodb.trigger_consumer import FAILURES_KEPT, POLL_MS, Consumer
+from kubefn_gateway.invoker import Invoker
 from kubefn_gateway.settings import GatewaySettings
-from kubefn_runtime import protocol
+
+__all__ = [
+    "FAILURES_KEPT",
+    "POLL_MS",
+    "Attempt",
+    "Backoff",
+    "Consumer",
+    "Trigger",
+    "TriggerRunner",
+    "checkpoint_key",
+    "failure_record",
+    "failures_key",
+    "first_failure",
+    "give_up_reason",
+]
 
 log = logging.getLogger(__name__)
 
-POLL_MS = 5000
-"""How long one read waits for new records before the loop looks around again."""
-FAILURES_KEPT = 10_000
-"""On-failure records kept per trigger (the newest)."""
-_EVENT_OVERHEAD = len(b'{"Records":[]}')
-
-# KEYS: checkpoint; ARGV: sequence number. Sequence numbers have one width, so
-# string order is their order: the checkpoint only ever moves forward.
-_ADVANCE = """
-local current = redis.call('HGET', KEYS[1], 'sequence')
-if current and current >= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'sequence', ARGV[1])
-return 1
-"""
-
-
-def checkpoint_key(table_id: str, function: str) -> bytes:
-    return f"{tabledata.PREFIX}:{{{table_id}}}:trigger:{function}".encode()
-
-
-def failures_key(table_id: str, function: str) -> bytes:
-    """A list of on-failure records (JSON), oldest first."""
-    return checkpoint_key(table_id, function) + b":failures"
-
-
-@dataclass(frozen=True)
-class Trigger:
-    """One trigger of a table, from the compiled spec (which has every default)."""
-
-    table_id: str
-    namespace: str
-    table_name: str
-    function: str
-    batch_size: int
-    window_seconds: float
-    starting_position: str  # TRIM_HORIZON | LATEST
-    maximum_retry_attempts: int  # -1: until the records leave the stream
-    bisect: bool
-    on_failure: str | None
-
-    @classmethod
-    def of(cls, table: Table, spec: Mapping[str, Any]) -> Trigger:
-        on_failure = spec.get("onFailure") or {}
-        return cls(
-            table_id=table.id,
-            namespace=table.namespace,
-            table_name=table.name,
-            function=str(spec["function"]),
-            batch_size=int(spec.get("batchSize", 100)),
-            window_seconds=float(spec.get("maximumBatchingWindowSeconds", 0)),
-            starting_position=str(spec.get("startingPosition", "LATEST")),
-            maximum_retry_attempts=int(spec.get("maximumRetryAttempts", -1)),
-            bisect=bool(spec.get("bisectBatchOnFunctionError", False)),
-            on_failure=str(on_failure["function"]) if on_failure.get("function") else None,
-        )
-
-    @property
-    def name(self) -> str:
-        return f"{self.table_id}:{self.function}"
-
-    def function_key(self, function: str) -> str:
-        return f"{self.namespace}/{function}"
-
-
-@dataclass(frozen=True)
-class Backoff:
-    """Delay before retrying a failed batch: doubling from `base`, at most `cap`."""
-
-    base: float = 0.1
-    cap: float = 5.0
-
-    def seconds(self, attempts: int) -> float:
-        return float(min(self.cap, self.base * 2 ** max(0, attempts - 1)))
-
-
-def first_failure(body: bytes, sequence_numbers: Sequence[str]) -> int | None:
-    """Where a batch failed by its function's partial batch response, or None if it did not.
-
-    As on AWS: no `batchItemFailures` (or an empty list) is success, and an entry
-    that names no record of the batch fails the whole batch (0).
-    """
-    try:
-        answer = json.loads(body) if body else None
-    except ValueError:
-        return None
-    failures = answer.get("batchItemFailures") if isinstance(answer, dict) else None
-    if not failures:
-        return None
-    if not isinstance(failures, list):
-        return 0
-    where = {sequence: index for index, sequence in enumerate(sequence_numbers)}
-    found: list[int] = []
-    for failure in failures:
-        identifier = failure.get("itemIdentifier") if isinstance(failure, dict) else None
-        if not isinstance(identifier, str) or identifier not in where:
-            return 0
-        found.append(where[identifier])
-    return min(found)
-
-
-def give_up_reason(trigger: Trigger, *, attempts: int, oldest_at: float, now: float) -> str | None:
-    """Why a failing batch is given up on (AWS's condition), or None to retry it."""
-    if oldest_at < now - tabledata.STREAM_RETENTION_SECONDS:
-        return "RecordAgeExceeded"
-    if 0 <= trigger.maximum_retry_attempts < attempts:
-        return "RetryAttemptsExhausted"
-    return None
-
-
-@dataclass(frozen=True)
-class Attempt:
-    """One invocation of a batch and what came of it."""
-
-    request_id: str
-    failed_from: int | None  # None: every record processed
-    outcome: str  # success | partial | function_error | invoke_error | throttled
-    status: int
-    function_error: str | None = None
-
-
-class Consumer:
-    """Delivers one trigger's records in stream order while it holds the trigger's lease."""
-
-    def __init__(
-        self,
-        trigger: Trigger,
-        *,
-        redis: aioredis.Redis,
-        invoker: Invoker,
-        settings: GatewaySettings,
-        owner: str,
-        lease_seconds: float,
-        backoff: Backoff,
-        on_batch: Callable[[Trigger, str], None],
-    ) -> None:
-        self.trigger = trigger
-        self._redis = redis
-        self._invoker = invoker
-        self._settings = settings
-        self._lease = Lease(redis, f"trigger:{trigger.name}", owner=owner, seconds=lease_seconds)
-        self._backoff = backoff
-        self._on_batch = on_batch
-        self._advance = redis.register_script(_ADVANCE)
-        self._checkpoint = checkpoint_key(trigger.table_id, trigger.function)
-        self._stream_arn = ""
-        self._shard_id = ""
-
-    async def run(self) -> None:
-        """Consume whenever the lease is ours, until cancelled; then give the lease up."""
-        try:
-            while not aio.cancel_requested():
-                try:
-                    if await self._lease.hold():
-                        await self._while_held()
-                        continue
-                except Exception as exc:  # a background loop outlives its errors
-                    if aio.cancel_requested():
-                        raise asyncio.CancelledError from exc
-                    if isinstance(exc, redis.exceptions.RedisError | OSError):
-                        log.warning("trigger %s: %s", self.trigger.name, exc)
-                    else:
-                        log.exception("trigger %s failed", self.trigger.name)
-                await asyncio.sleep(self._lease.seconds / 3)  # until the lease may be free
-        finally:
-            with contextlib.suppress(redis.exceptions.RedisError, OSError):
-                await self._lease.release()
-
-    async def _while_held(self) -> None:
-        work = asyncio.create_task(self._consume(), name=f"trigger {self.trigger.name}")
-        try:
-            while True:
-                done, _ = await asyncio.wait({work}, timeout=self._lease.seconds / 3)
-                if work in done:
-                    work.result()
-                    return
-                if not await self._lease.hold():
-                    log.warning(
-                        "trigger %s: lease lost, another replica consumes", self.trigger.name
-                    )
-                    return
-        finally:
-            work.cancel()
-            await asyncio.gather(work, return_exceptions=True)
-
-    async def _consume(self) -> None:
-        stats = await tabledata.stats(self._redis, self.trigger.table_id)
-        if stats.stream_label is None:
-            raise RuntimeError(f"table {self.trigger.table_id} has no stream label yet")
-        self._stream_arn = streams.stream_arn(
-            region=self._settings.region,
-            account_id=self._settings.account_id,
-            table_name=self.trigger.table_name,
-            label=stats.stream_label,
-        )
-        self._shard_id = streams.shard_id(table_id=self.trigger.table_id, label=stats.stream_label)
-        position = await self._start()
-        while True:
-            batch = await self._collect(after_id=position)
-            if batch:
-                await self._deliver(batch)
-                position = batch[-1].id
-
-    async def _start(self) -> str:
-        """The entry id to read after: the checkpoint, made now for a new trigger."""
-        sequence: Any = await self._redis.hget(self._checkpoint, "sequence")
-        if sequence is None:
-            if self.trigger.starting_position == "TRIM_HORIZON":
-                first = "0-0"
-            else:
-                bounds = await streams.bounds(self._redis, self.trigger.table_id)
-                first = bounds.last_generated or await streams.now_id(self._redis)
-            await self._redis.hsetnx(self._checkpoint, "sequence", tabledata.sequence_number(first))
-            sequence = await self._redis.hget(self._checkpoint, "sequence")
-        return tabledata.entry_id(
-            sequence.decode() if isinstance(sequence, bytes) else str(sequence)
-        )
-
-    async def _collect(self, *, after_id: str) -> list[streams.Entry]:
-        """The next batch: what is there, or what arrives within the batching window."""
-        size = self.trigger.batch_size
-        table_id = self.trigger.table_id
-        entries = await streams.wait(
-            self._redis, table_id, after_id=after_id, count=size, block_ms=POLL_MS
-        )
-        if not entries:
-            return []
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.trigger.window_seconds
-        while len(entries) < size and (remaining := deadline - loop.time()) > 0:
-            entries += await streams.wait(
-                self._redis,
-                table_id,
-                after_id=entries[-1].id,
-                count=size - len(entries),
-                block_ms=int(remaining * 1000),
-            )
-        return self._fit(entries)
-
-    def _fit(self, entries: list[streams.Entry]) -> list[streams.Entry]:
-        """The longest prefix whose event fits Lambda's synchronous payload limit."""
-        total = _EVENT_OVERHEAD
-        for count, entry in enumerate(entries):
-            total += len(json.dumps(self._record(entry))) + 1
-            if total > limits.SYNC_PAYLOAD_BYTES_MAX and count:
-                return entries[:count]
-        return entries
-
-    def _record(self, entry: streams.Entry) -> dict[str, Any]:
-        return streams.lambda_record(
-            entry,
-            table_id=self.trigger.table_id,
-            region=self._settings.region,
-            stream_arn=self._stream_arn,
-        )
-
-    async def _deliver(self, batch: list[streams.Entry]) -> None:
-        """Process `batch` until every record is done or given up; checkpoints follow."""
-        pending: list[tuple[list[streams.Entry], int]] = [(batch, 0)]
-        while pending:
-            records, attempts = pending.pop(0)
-            tries = 0
-            while records:
-                attempt = await self._attempt(records)
-                self._on_batch(self.trigger, attempt.outcome)
-                tries += 1
-                if attempt.failed_from is None:
-                    await self._advance_to(records[-1])
-                    break
-                if attempt.outcome != "throttled":  # throttles wait; they are not retries
-                    attempts += 1
-                if attempt.failed_from > 0:
-                    await self._advance_to(records[attempt.failed_from - 1])
-                    records = records[attempt.failed_from :]
-                elif self.trigger.bisect and len(records) > 1 and attempt.outcome != "throttled":
-                    half = len(records) // 2
-                    pending[:0] = [(records[:half], attempts - 1), (records[half:], attempts - 1)]
-                    break
-                reason = give_up_reason(
-                    self.trigger, attempts=attempts, oldest_at=records[0].record.at, now=time.time()
-                )
-                if reason is not None:
-                    await self._give_up(records, attempt, attempts=attempts, condition=reason)
-                    await self._advance_to(records[-1])
-                    break
-                await asyncio.sleep(self._backoff.seconds(tries))  # retry backoff
-
-    async def _attempt(self, records: list[streams.Entry]) -> Attempt:
-        request_id = str(uuid.uuid4())
-        payload = json.dumps({"Records": [self._record(e) for e in records]}).encode()
-        try:
-            result = await self._invoker.invoke(
-                self.trigger.function_key(self.trigger.function),
-                payload=payload,
-                headers={protocol.REQUEST_ID: request_id},
-            )
-        except awserrors.LambdaError as exc:
-            throttled = isinstance(exc, awserrors.TooManyRequests)
-            log.warning("trigger %s: invoke failed: %s", self.trigger.name, exc.message)
-            return Attempt(
-                request_id=request_id,
-                failed_from=0,
-                outcome="throttled" if throttled else "invoke_error",
-                status=exc.status,
-            )
-        function_error = result.headers.get(protocol.FUNCTION_ERROR)
-        if function_error is not None:
-            return Attempt(
-                request_id=request_id,
-                failed_from=0,
-                outcome="function_error",
-                status=200,
-                function_error=function_error,
-            )
-        failed_from = first_failure(result.body, [e.sequence_number for e in records])
-        return Attempt(
-            request_id=request_id,
-            failed_from=failed_from,
-            outcome="success" if failed_from is None else "partial",
-            status=200,
-        )
-
-    async def _advance_to(self, entry: streams.Entry) -> None:
-        await self._advance(keys=[self._checkpoint], args=[entry.sequence_number])
-
-    async def _give_up(
-        self, records: list[streams.Entry], attempt: Attempt, *, attempts: int, condition: str
-    ) -> None:
-        """Keep the on-failure record, then hand it to the trigger's destination (if any)."""
-        log.warning(
-            "trigger %s: gave up on %d records (%s) after %d attempts",
-            self.trigger.name,
-            len(records),
-            condition,
-            attempts,
-        )
-        self._on_batch(self.trigger, "discarded")
-        record = self.failure_record(records, attempt, attempts=attempts, condition=condition)
-        body = json.dumps(record, separators=(",", ":"))
-        key = failures_key(self.trigger.table_id, self.trigger.function)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.rpush(key, body)
-            pipe.ltrim(key, -FAILURES_KEPT, -1)
-            await pipe.execute()
-        if self.trigger.on_failure is None:
-            return
-        destination = self.trigger.function_key(self.trigger.on_failure)
-        try:
-            result = await self._invoker.invoke(destination, payload=body.encode())
-        except awserrors.LambdaError as exc:
-            log.warning(
-                "trigger %s: on-failure %s: %s", self.trigger.name, destination, exc.message
-            )
-            return
-        if protocol.FUNCTION_ERROR in result.headers:
-            log.warning("trigger %s: on-failure %s failed", self.trigger.name, destination)
-
-    def failure_record(
-        self, records: list[streams.Entry], attempt: Attempt, *, attempts: int, condition: str
-    ) -> dict[str, Any]:
-        """AWS's record for a stream batch sent to an on-failure destination."""
-        response: dict[str, Any] = {"statusCode": attempt.status}
-        if attempt.outcome not in ("invoke_error", "throttled"):
-            response["executedVersion"] = "$LATEST"
-        if attempt.function_error is not None:
-            response["functionError"] = attempt.function_error
-        function = self.trigger.function_key(self.trigger.function)
-        return {
-            "requestContext": {
-                "requestId": attempt.request_id,
-                "functionArn": function_arn(self._settings, function),
-                "condition": condition,
-                "approximateInvokeCount": attempts,
-            },
-            "responseContext": response,
-            "version": "1.0",
-            "timestamp": _iso(time.time(), millis=True),
-            "DDBStreamBatchInfo": {
-                "shardId": self._shard_id,
-                "startSequenceNumber": records[0].sequence_number,
-                "endSequenceNumber": records[-1].sequence_number,
-                "approximateArrivalOfFirstRecord": _iso(records[0].record.at),
-                "approximateArrivalOfLastRecord": _iso(records[-1].record.at),
-                "batchSize": len(records),
-                "streamArn": self._stream_arn,
-            },
-        }
+_BACKOFF = Backoff()
+"""The default retry backoff; a frozen value, so every runner may share it."""
 
 
 class TriggerRunner:
@@ -444,7 +81,7 @@ class TriggerRunner:
         on_batch: Callable[[Trigger, str], None] = lambda trigger, outcome: None,
         lease_seconds: float = 15.0,
         reconcile_seconds: float = 1.0,
-        backoff: Backoff = Backoff(),
+        backoff: Backoff = _BACKOFF,
     ) -> None:
         self._redis = redis
         self._tables = tables
@@ -506,10 +143,3 @@ class TriggerRunner:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         log.info("trigger %s stopped", name)
-
-
-def _iso(moment: float, *, millis: bool = False) -> str:
-    at = datetime.datetime.fromtimestamp(moment, tz=datetime.UTC)
-    if millis:
-        return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
-    return at.strftime("%Y-%m-%dT%H:%M:%SZ")
