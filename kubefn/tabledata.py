@@ -11,6 +11,7 @@ partition in one slot on Redis Cluster:
   kubefn:tbl:{T|h}:p:<pkm>            zset   skm (score 0): one partition's sort keys
   kubefn:tbl:{T|h}:i:<pkm>\\0<skm>     hash   i -> item (DynamoDB JSON), v -> version
   kubefn:tbl:{T|h}:l:<index>:<pkm>    zset   LSI entries: <lskm>\\0<skm>
+  kubefn:tbl:{T|h}:c:<pkm>            int    the item collection's bytes (tables with LSIs)
   kubefn:tbl:{T}:g:<index>            zset   gpkm: the GSI's partitions
   kubefn:tbl:{T}:g:<index>:<gpkm>     zset   GSI entries: <gskm>\\0<pkm>\\0<skm>
   kubefn:tbl:{T}:ttl                  zset   <pkm>\\0<skm>, scored by expiry (epoch s)
@@ -86,6 +87,11 @@ def item_key(table: str, pkm: bytes, skm: bytes) -> bytes:
 
 def lsi_key(table: str, index: str, pkm: bytes) -> bytes:
     return partition_tag(table, pkm) + f":l:{index}:".encode() + pkm
+
+
+def collection_key(table: str, pkm: bytes) -> bytes:
+    """Bytes held under one partition key (tables with a local secondary index only)."""
+    return partition_tag(table, pkm) + b":c:" + pkm
 
 
 def canonical_key(key: Mapping[str, Any]) -> bytes:

@@ -34,6 +34,8 @@ class GatewaySettings:
     """What instances are: "local" processes, or "kubernetes" pods of each function."""
     capacity_burst_seconds: float = 300.0
     """Unused provisioned capacity a table may save up, as DynamoDB's burst capacity."""
+    item_collection_bytes_max: int = 10 * 1024**3
+    """DynamoDB's limit on one partition key's items in a table with a local secondary index."""
     ttl_sweep_seconds: float = 5.0
     """How often expired items are deleted (DynamoDB TTL); one replica sweeps each table."""
     kubernetes_api: str | None = None

@@ -26,7 +26,7 @@ def register(
     tables: TableCatalog,
 ) -> Store:
     """Serve DynamoDB's operations through `protocol`; returns the item store they share."""
-    store = Store(redis)
+    store = Store(redis, collection_bytes_max=settings.item_collection_bytes_max)
     meter = Meter(redis, burst_seconds=settings.capacity_burst_seconds)
     namespace = settings.namespace
     operations = {

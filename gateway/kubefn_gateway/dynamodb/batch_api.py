@@ -21,6 +21,7 @@ from kubefn_gateway.dynamodb.errors import (
     ConditionalCheckFailed,
     DynamoDbError,
     IdempotentParameterMismatch,
+    ItemCollectionSizeLimitExceeded,
     TransactionCanceled,
     ValidationError,
 )
@@ -300,7 +301,8 @@ class BatchApi:
             found = await self._store.get_many([(a.table, a.key) for a in actions])
             reasons: list[dict[str, Any]] = []
             changes: list[Change] = []
-            for action, stored in zip(actions, found, strict=True):
+            acting: list[int] = []  # which action each change comes from
+            for position, (action, stored) in enumerate(zip(actions, found, strict=True)):
                 try:
                     after = action.decide(stored)
                 except ConditionalCheckFailed as exc:
@@ -318,20 +320,24 @@ class BatchApi:
                     changes.append(
                         Change(table=action.table, key=action.key, before=stored, after=after)
                     )
+                    acting.append(position)
             if any(r["Code"] != "None" for r in reasons):
-                codes = ", ".join(r["Code"] for r in reasons)
-                raise TransactionCanceled(
-                    f"Transaction cancelled, please refer cancellation reasons for specific "
-                    f"reasons [{codes}]",
-                    CancellationReasons=reasons,
-                )
+                raise _canceled(reasons)
             size = sum(requests.item_size(c.after) for c in changes if c.after)
             if size > TRANSACTION_BYTES_MAX:
                 raise ValidationError("Transaction request exceeds the maximum size of 4 MB")
             extra = None
             if token_key is not None:
                 extra = (token_key, fingerprint, TOKEN_SECONDS)
-            if await self._store.commit(changes, token=extra) is None:
+            try:
+                committed = await self._store.commit(changes, token=extra) is None
+            except ItemCollectionSizeLimitExceeded as exc:
+                reasons[acting[exc.position]] = {
+                    "Code": "ItemCollectionSizeLimitExceeded",
+                    "Message": exc.message,
+                }
+                raise _canceled(reasons) from None
+            if committed:
                 usage: dict[str, tuple[Table, float, float]] = {}
                 for action, stored in zip(actions, found, strict=True):
                     if not action.writes:  # a ConditionCheck reads its item
@@ -418,6 +424,14 @@ class BatchApi:
         return Action(
             kind=kind, table=table, key=key, decide=decide, writes=kind != "ConditionCheck"
         )
+
+
+def _canceled(reasons: list[dict[str, Any]]) -> TransactionCanceled:
+    codes = ", ".join(r["Code"] for r in reasons)
+    return TransactionCanceled(
+        f"Transaction cancelled, please refer cancellation reasons for specific reasons [{codes}]",
+        CancellationReasons=reasons,
+    )
 
 
 def _request_items(body: Mapping[str, Any]) -> dict[str, Any]:

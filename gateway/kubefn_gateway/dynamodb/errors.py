@@ -44,6 +44,11 @@ class ProvisionedThroughputExceeded(DynamoDbError):
 class ItemCollectionSizeLimitExceeded(DynamoDbError):
     code = "ItemCollectionSizeLimitExceededException"
 
+    def __init__(self, message: str, *, position: int = 0) -> None:
+        super().__init__(message)
+        self.position = position
+        """Which change of a commit would have passed the limit."""
+
 
 class LimitExceeded(DynamoDbError):
     code = "LimitExceededException"

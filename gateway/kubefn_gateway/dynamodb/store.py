@@ -20,14 +20,19 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from kubefn import tabledata
+from kubefn_gateway.dynamodb.errors import ItemCollectionSizeLimitExceeded
 from kubefn_gateway.dynamodb.tables import Index, Table
 from kubefn_gateway.dynamodb.values import item_size, key_member
 
 SEP = tabledata.SEPARATOR
+COLLECTION_BYTES_MAX = 10 * 1024**3
+"""DynamoDB's limit on an item collection (one partition key's items) of a table with LSIs."""
 
-# ARGV: guard count, then (item key, expected version or "") per guard, then the
-# operations: (argc, command, args...) each. ZREMEMPTY registry member zset removes
-# `member` from `registry` when `zset` is empty (a partition that lost its last item).
+# ARGV: guard count, then (item key, expected version or "") per guard; limit count,
+# then (counter key, growth, limit) per limit; then the operations: (argc, command,
+# args...) each. ZREMEMPTY registry member zset removes `member` from `registry` when
+# `zset` is empty (a partition that lost its last item). Returns 0 when applied, g when
+# guard g failed, -l when limit l would be passed (and then changes nothing).
 _COMMIT = """
 local n = tonumber(ARGV[1])
 local i = 2
@@ -35,6 +40,13 @@ for g = 1, n do
   local v = redis.call('HGET', ARGV[i], 'v')
   if (v or '') ~= ARGV[i + 1] then return g end
   i = i + 2
+end
+local limits = tonumber(ARGV[i])
+i = i + 1
+for l = 1, limits do
+  local size = tonumber(redis.call('GET', ARGV[i]) or '0')
+  if size + tonumber(ARGV[i + 1]) > tonumber(ARGV[i + 2]) then return -l end
+  i = i + 3
 end
 while i <= #ARGV do
   local argc = tonumber(ARGV[i])
@@ -188,8 +200,11 @@ def index_entry(table: Table, index: Index, item: dict[str, Any]) -> tuple[bytes
 
 
 class Store:
-    def __init__(self, redis: aioredis.Redis) -> None:
+    def __init__(
+        self, redis: aioredis.Redis, *, collection_bytes_max: int = COLLECTION_BYTES_MAX
+    ) -> None:
         self._redis = redis
+        self.collection_bytes_max = collection_bytes_max
         self._commit = redis.register_script(_COMMIT)
         self._range = redis.register_script(_RANGE)
         self._scan = redis.register_script(_SCAN)
@@ -237,6 +252,15 @@ class Store:
                 tabledata.item_key(change.table.id, *members(change.table, change.key)),
                 "" if change.before is None else str(change.before.version),
             ]
+        limits: list[Any] = []
+        limited: list[int] = []
+        for position, change in enumerate(changes):
+            growth = _collection_growth(change)
+            if growth > 0:
+                pkm, _ = members(change.table, change.key)
+                limits += [tabledata.collection_key(change.table.id, pkm), growth]
+                limits += [self.collection_bytes_max]
+                limited.append(position)
         ops: list[Any] = []
         if token is not None:
             guards += [token[0], ""]
@@ -246,8 +270,12 @@ class Store:
             ops += _operations(change, now=now)
         if not ops:
             return None
-        args: list[Any] = [len(guards) // 2, *guards, *ops]
+        args: list[Any] = [len(guards) // 2, *guards, len(limits) // 3, *limits, *ops]
         failed = int(await self._commit(args=args))
+        if failed < 0:
+            raise ItemCollectionSizeLimitExceeded(
+                "Collection size exceeded.", position=limited[-failed - 1]
+            )
         return None if failed == 0 else failed - 1
 
     async def range(
@@ -309,6 +337,19 @@ class Store:
         ]
 
 
+def _has_local_index(table: Table) -> bool:
+    return any(index.local for index in table.indexes.values())
+
+
+def _collection_growth(change: Change) -> int:
+    """How much a change grows its item collection, where DynamoDB limits collections
+    (tables with a local secondary index); 0 elsewhere."""
+    if not _has_local_index(change.table) or change.after is None:
+        return 0
+    before = item_size(change.before.item) if change.before is not None else 0
+    return item_size(change.after) - before
+
+
 def _op(*args: Any) -> list[Any]:
     return [len(args), *args]
 
@@ -342,6 +383,8 @@ def _operations(change: Change, *, now: float) -> list[Any]:
     if delta:
         ops += _op("HINCRBY", meta, "bytes", delta)
     ops += _index_operations(table, before, after, sizes=sizes)
+    if delta and _has_local_index(table):
+        ops += _op("INCRBY", tabledata.collection_key(t, pkm), delta)
     ops += _ttl_operations(table, before, after, pkm + SEP + skm)
     ops += _stream_operations(change, now=now, size=sizes[1] or sizes[0])
     return ops
@@ -482,7 +525,7 @@ async def backfill(
                     ops += _ttl_operations(table, None, stored.item, pkm + SEP + skm)
                 if ops:  # a writer that moved the version in between wrote the entries itself
                     item_key = tabledata.item_key(table.id, pkm, skm)
-                    await script(args=[1, item_key, str(stored.version), *ops])
+                    await script(args=[1, item_key, str(stored.version), 0, *ops])
             visited += 1
         start = (entries[-1].partition, entries[-1].member)
 

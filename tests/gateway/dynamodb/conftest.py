@@ -26,7 +26,7 @@ class Service:
         try:
             await self(operation, **params)
         except self.client.exceptions.ClientError as exc:
-            return {**exc.response["Error"], "response": exc.response}
+            return {**exc.response["Error"], "response": exc.response, "exception": exc}
         raise AssertionError(f"{operation} succeeded")
 
 
