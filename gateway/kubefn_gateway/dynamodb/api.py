@@ -40,9 +40,7 @@ def register(
         ).operations(),
         **ItemsApi(tables=tables, store=store, namespace=namespace, meter=meter).operations(),
         **ReadsApi(tables=tables, store=store, namespace=namespace, meter=meter).operations(),
-        **BatchApi(
-            tables=tables, store=store, namespace=namespace, meter=meter, redis=redis
-        ).operations(),
+        **BatchApi(tables=tables, store=store, namespace=namespace, meter=meter).operations(),
     }
     protocol.register(TARGET_PREFIX, operations, internal_error=InternalServerError)
     return store

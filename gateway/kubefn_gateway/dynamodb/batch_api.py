@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-
-import redis.asyncio as aioredis
 
 from kubefn_gateway.dynamodb import capacity, requests
 from kubefn_gateway.dynamodb.errors import (
@@ -32,8 +30,9 @@ from kubefn_gateway.dynamodb.expressions import (
     parse_update,
 )
 from kubefn_gateway.dynamodb.items_api import ATTEMPTS_MAX
-from kubefn_gateway.dynamodb.store import Change, Store, Stored
-from kubefn_gateway.dynamodb.tables import Table, TableCatalog
+from kubefn_gateway.dynamodb.operations import Operation, TableOperations
+from kubefn_gateway.dynamodb.store import Change, Stored
+from kubefn_gateway.dynamodb.tables import Table
 
 BATCH_GET_KEYS_MAX = 100
 BATCH_WRITE_REQUESTS_MAX = 25
@@ -57,23 +56,8 @@ class Action:
     writes: bool
 
 
-class BatchApi:
-    def __init__(
-        self,
-        *,
-        tables: TableCatalog,
-        store: Store,
-        meter: capacity.Meter,
-        namespace: str,
-        redis: aioredis.Redis,
-    ) -> None:
-        self._tables = tables
-        self._store = store
-        self._meter = meter
-        self._namespace = namespace
-        self._redis = redis
-
-    def operations(self) -> dict[str, Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]]:
+class BatchApi(TableOperations):
+    def operations(self) -> dict[str, Operation]:
         return {
             "BatchGetItem": self.batch_get_item,
             "BatchWriteItem": self.batch_write_item,
@@ -81,16 +65,11 @@ class BatchApi:
             "TransactWriteItems": self.transact_write_items,
         }
 
-    def _table(self, name: Any) -> Table:
-        return requests.find_table(
-            self._tables, self._namespace, requests.table_name({"TableName": name})
-        )
-
     async def batch_get_item(self, body: dict[str, Any]) -> dict[str, Any]:
         request_items = _request_items(body)
         wanted: list[tuple[Table, dict[str, Any], Mapping[str, Any]]] = []
         for name, spec in request_items.items():
-            table = self._table(name)
+            table = self.table(name)
             if (
                 not isinstance(spec, dict)
                 or not isinstance(spec.get("Keys"), list)
@@ -156,7 +135,7 @@ class BatchApi:
         planned: list[tuple[Table, dict[str, Any], dict[str, Any] | None, Mapping[str, Any]]] = []
         seen: set[tuple[str, str]] = set()
         for name, writes in request_items.items():
-            table = self._table(name)
+            table = self.table(name)
             if not isinstance(writes, list) or not writes:
                 raise ValidationError(
                     f"1 validation error detected: Value '{writes}' at 'requestItems' failed to "
@@ -242,7 +221,7 @@ class BatchApi:
             get = action.get("Get") if isinstance(action, dict) else None
             if not isinstance(get, dict):
                 raise ValidationError("TransactGetItems accepts only Get actions")
-            table = self._table(get.get("TableName"))
+            table = self.table(get.get("TableName"))
             key = requests.check_key(table, get.get("Key"))
             ctx = ExpressionContext(get.get("ExpressionAttributeNames"), None)
             projection = (
@@ -253,7 +232,7 @@ class BatchApi:
             ctx.check_all_used()
             wanted.append((table, key, projection))
         _refuse_repeats([(t, k) for t, k, _ in wanted])
-        found = await self._store.get_many_atomically([(t, k) for t, k, _ in wanted])
+        found = await self._store.get_many([(t, k) for t, k, _ in wanted], atomically=True)
         responses: list[dict[str, Any]] = []
         usage: dict[str, tuple[Table, float, float]] = {}
         for (table, _key, projection), stored in zip(wanted, found, strict=True):
@@ -291,9 +270,9 @@ class BatchApi:
                 await self._meter.before_write(action.table)
         for _ in range(ATTEMPTS_MAX):
             if token_key is not None:
-                seen = await self._redis.hget(token_key, "f")
+                seen = await self._store.token(token_key)
                 if seen is not None:
-                    if (seen.decode() if isinstance(seen, bytes) else seen) != fingerprint:
+                    if seen != fingerprint:
                         raise IdempotentParameterMismatch(
                             "Request token has been used with different parameters"
                         )
@@ -373,7 +352,7 @@ class BatchApi:
                 f"TransactItems can only contain one of Check, Put, Update or Delete (got {kind})"
             )
         requests.refuse_legacy(spec)
-        table = self._table(spec.get("TableName"))
+        table = self.table(spec.get("TableName"))
         ctx = ExpressionContext(
             spec.get("ExpressionAttributeNames"), spec.get("ExpressionAttributeValues")
         )

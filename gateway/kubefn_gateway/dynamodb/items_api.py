@@ -7,7 +7,7 @@ what that writer left, so conditions always hold against the stored item.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,8 +21,9 @@ from kubefn_gateway.dynamodb.expressions import (
     parse_update,
     project_paths,
 )
-from kubefn_gateway.dynamodb.store import Change, Store, Stored
-from kubefn_gateway.dynamodb.tables import Table, TableCatalog
+from kubefn_gateway.dynamodb.operations import Operation, TableOperations
+from kubefn_gateway.dynamodb.store import Change, Stored
+from kubefn_gateway.dynamodb.tables import Table
 
 ATTEMPTS_MAX = 100
 """Re-decisions after losing a race before a write gives up (never reached in practice)."""
@@ -42,16 +43,8 @@ class Decision:
 Decide = Callable[[Stored | None], Decision]
 
 
-class ItemsApi:
-    def __init__(
-        self, *, tables: TableCatalog, store: Store, meter: capacity.Meter, namespace: str
-    ) -> None:
-        self._tables = tables
-        self._store = store
-        self._meter = meter
-        self._namespace = namespace
-
-    def operations(self) -> dict[str, Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]]:
+class ItemsApi(TableOperations):
+    def operations(self) -> dict[str, Operation]:
         return {
             "PutItem": self.put_item,
             "GetItem": self.get_item,
@@ -59,12 +52,9 @@ class ItemsApi:
             "DeleteItem": self.delete_item,
         }
 
-    def table(self, body: Mapping[str, Any]) -> Table:
-        return requests.find_table(self._tables, self._namespace, requests.table_name(body))
-
     async def get_item(self, body: dict[str, Any]) -> dict[str, Any]:
         requests.refuse_legacy(body)
-        table = self.table(body)
+        table = self.table(body.get("TableName"))
         key = requests.check_key(table, body.get("Key"))
         ctx = ExpressionContext(body.get("ExpressionAttributeNames"), None)
         projection = (
@@ -87,8 +77,23 @@ class ItemsApi:
 
     async def put_item(self, body: dict[str, Any]) -> dict[str, Any]:
         requests.refuse_legacy(body)
-        table = self.table(body)
+        table = self.table(body.get("TableName"))
         item = requests.check_item(table, body.get("Item"))
+        return await self._replace(body, table, requests.check_key(table, _key(table, item)), item)
+
+    async def delete_item(self, body: dict[str, Any]) -> dict[str, Any]:
+        requests.refuse_legacy(body)
+        table = self.table(body.get("TableName"))
+        return await self._replace(body, table, requests.check_key(table, body.get("Key")), None)
+
+    async def _replace(
+        self,
+        body: Mapping[str, Any],
+        table: Table,
+        key: dict[str, Any],
+        item: dict[str, Any] | None,
+    ) -> dict[str, Any]:
+        """PutItem and DeleteItem: the whole item becomes `item` (None: gone)."""
         returns = requests.choice(body, "ReturnValues", ("NONE", "ALL_OLD"), "NONE")
         condition, ctx = _condition(body)
         ctx.check_all_used()
@@ -98,26 +103,11 @@ class ItemsApi:
             result = {"Attributes": stored.item} if returns == "ALL_OLD" and stored else {}
             return Decision(after=item, result=result)
 
-        return await self.write(table, requests.check_key(table, _key(table, item)), decide, body)
-
-    async def delete_item(self, body: dict[str, Any]) -> dict[str, Any]:
-        requests.refuse_legacy(body)
-        table = self.table(body)
-        key = requests.check_key(table, body.get("Key"))
-        returns = requests.choice(body, "ReturnValues", ("NONE", "ALL_OLD"), "NONE")
-        condition, ctx = _condition(body)
-        ctx.check_all_used()
-
-        def decide(stored: Stored | None) -> Decision:
-            _check(condition, stored, body)
-            result = {"Attributes": stored.item} if returns == "ALL_OLD" and stored else {}
-            return Decision(after=None, result=result)
-
         return await self.write(table, key, decide, body)
 
     async def update_item(self, body: dict[str, Any]) -> dict[str, Any]:
         requests.refuse_legacy(body)
-        table = self.table(body)
+        table = self.table(body.get("TableName"))
         key = requests.check_key(table, body.get("Key"))
         returns = requests.choice(body, "ReturnValues", RETURN_VALUES, "NONE")
         condition, ctx = _condition(body)
@@ -159,7 +149,13 @@ class ItemsApi:
         await self._meter.before_write(table)
         for _ in range(ATTEMPTS_MAX):
             stored = await self._store.get(table, key)
-            decision = decide(stored)
+            try:
+                decision = decide(stored)
+            except ConditionalCheckFailed:  # DynamoDB charges a failed condition's write too
+                if table.provisioned is not None:
+                    units = capacity.write_units([stored.item if stored else None])
+                    await self._meter.charge(table, write=units)
+                raise
             if stored is None and decision.after is None:
                 failed = None  # deleting nothing
             else:
@@ -180,6 +176,7 @@ def _key(table: Table, item: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _condition(body: Mapping[str, Any]) -> tuple[Condition | None, ExpressionContext]:
+    requests.choice(body, "ReturnValuesOnConditionCheckFailure", ON_CONDITION_FAILURE, "NONE")
     ctx = ExpressionContext(
         body.get("ExpressionAttributeNames"), body.get("ExpressionAttributeValues")
     )

@@ -22,8 +22,9 @@ from kubefn_gateway.dynamodb.expressions import (
     parse_key_condition,
     parse_projection,
 )
-from kubefn_gateway.dynamodb.store import SEP, Entry, Store, members
-from kubefn_gateway.dynamodb.tables import Index, KeySchema, Table, TableCatalog
+from kubefn_gateway.dynamodb.operations import Operation, TableOperations
+from kubefn_gateway.dynamodb.store import SEP, Entry, members
+from kubefn_gateway.dynamodb.tables import Index, KeySchema, Table
 from kubefn_gateway.dynamodb.values import item_size, key_member
 
 PAGE_BYTES_MAX = 1024 * 1024
@@ -55,21 +56,13 @@ class Page:
     """The entries' size as DynamoDB counts it (what the read costs)."""
 
 
-class ReadsApi:
-    def __init__(
-        self, *, tables: TableCatalog, store: Store, meter: capacity.Meter, namespace: str
-    ) -> None:
-        self._tables = tables
-        self._store = store
-        self._meter = meter
-        self._namespace = namespace
-
-    def operations(self) -> dict[str, Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]]:
+class ReadsApi(TableOperations):
+    def operations(self) -> dict[str, Operation]:
         return {"Query": self.query, "Scan": self.scan}
 
     async def query(self, body: dict[str, Any]) -> dict[str, Any]:
         requests.refuse_legacy(body)
-        table = requests.find_table(self._tables, self._namespace, requests.table_name(body))
+        table = self.table(body.get("TableName"))
         index = requests.find_index(table, body.get("IndexName"))
         schema = index.key if index else table.key
         ctx = _context(body)
@@ -116,7 +109,7 @@ class ReadsApi:
 
     async def scan(self, body: dict[str, Any]) -> dict[str, Any]:
         requests.refuse_legacy(body)
-        table = requests.find_table(self._tables, self._namespace, requests.table_name(body))
+        table = self.table(body.get("TableName"))
         index = requests.find_index(table, body.get("IndexName"))
         ctx = _context(body)
         reading = _reading(body, ctx, table, index)

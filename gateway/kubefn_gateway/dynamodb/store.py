@@ -215,22 +215,20 @@ class Store:
         )
         return None if item is None else Stored(json.loads(item), int(version or 0))
 
-    async def get_many(self, wanted: Sequence[tuple[Table, dict[str, Any]]]) -> list[Stored | None]:
-        async with self._redis.pipeline(transaction=False) as pipe:
+    async def get_many(
+        self, wanted: Sequence[tuple[Table, dict[str, Any]]], *, atomically: bool = False
+    ) -> list[Stored | None]:
+        """Items in one round trip; `atomically`: all as of one moment (MULTI/EXEC)."""
+        async with self._redis.pipeline(transaction=atomically) as pipe:
             for table, key in wanted:
                 pipe.hmget(tabledata.item_key(table.id, *members(table, key)), "i", "v")
             replies = await pipe.execute()
         return [None if i is None else Stored(json.loads(i), int(v)) for i, v in replies]
 
-    async def get_many_atomically(
-        self, wanted: Sequence[tuple[Table, dict[str, Any]]]
-    ) -> list[Stored | None]:
-        """Like get_many, but every item as of one moment (MULTI/EXEC)."""
-        async with self._redis.pipeline(transaction=True) as pipe:
-            for table, key in wanted:
-                pipe.hmget(tabledata.item_key(table.id, *members(table, key)), "i", "v")
-            replies = await pipe.execute()
-        return [None if i is None else Stored(json.loads(i), int(v)) for i, v in replies]
+    async def token(self, key: bytes) -> str | None:
+        """The fingerprint a transaction's ClientRequestToken was committed with, if any."""
+        seen = await self._redis.hget(key, "f")
+        return seen.decode() if isinstance(seen, bytes) else seen
 
     async def commit(
         self,

@@ -71,6 +71,26 @@ async def test_writes_beyond_the_burst_are_refused(dynamo: Dynamo) -> None:
     assert "Item" in await dynamo("get_item", TableName="slow", Key={"pk": s("big")})
 
 
+async def test_a_failed_condition_still_spends_write_capacity(dynamo: Dynamo) -> None:
+    await dynamo.table("cond")  # on demand while the big item goes in
+    await dynamo("put_item", TableName="cond", Item=sized("big", 10 * 1024))
+    await dynamo(
+        "update_table",
+        TableName="cond",
+        BillingMode="PROVISIONED",
+        ProvisionedThroughput={"ReadCapacityUnits": 1, "WriteCapacityUnits": 1},
+    )
+    with pytest.raises(dynamo.client.exceptions.ConditionalCheckFailedException):
+        await dynamo(  # checked against the 10 KB item: 10 units spent, nothing written
+            "delete_item",
+            TableName="cond",
+            Key={"pk": s("big")},
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+    with pytest.raises(dynamo.client.exceptions.ProvisionedThroughputExceededException):
+        await dynamo("put_item", TableName="cond", Item={"pk": s("next")})
+
+
 async def test_reads_beyond_the_burst_are_refused(dynamo: Dynamo) -> None:
     await provisioned(dynamo, "slow")
     await dynamo("put_item", TableName="slow", Item=sized("big", 40 * 1024))

@@ -119,6 +119,21 @@ async def test_failed_condition_returns_the_item_when_asked(users: Dynamo) -> No
     assert error["response"]["Item"] == {"pk": s("r"), "v": n(1)}
 
 
+async def test_a_bad_return_on_failure_option_is_refused_even_when_the_condition_holds(
+    users: Dynamo,
+) -> None:
+    error = await users.error(
+        "put_item",
+        TableName="users",
+        Item={"pk": s("fresh")},
+        ConditionExpression="attribute_not_exists(pk)",
+        ReturnValuesOnConditionCheckFailure="ALL_NEW",
+    )
+    assert error["Code"] == "ValidationException"
+    assert "ALL_NEW" in error["Message"]
+    assert "Item" not in await users("get_item", TableName="users", Key={"pk": s("fresh")})
+
+
 async def test_put_returns_the_old_item(users: Dynamo) -> None:
     await users("put_item", TableName="users", Item={"pk": s("o"), "v": n(1)})
     replaced = await users(
