@@ -25,7 +25,7 @@ from kubefn_gateway.dynamodb.expressions import (
 from kubefn_gateway.dynamodb.operations import Operation, TableOperations
 from kubefn_gateway.dynamodb.store import SEP, Entry, members
 from kubefn_gateway.dynamodb.tables import Index, KeySchema, Table
-from kubefn_gateway.dynamodb.values import item_size, key_member
+from kubefn_gateway.dynamodb.values import key_member
 
 PAGE_BYTES_MAX = 1024 * 1024
 CHUNK = 128
@@ -156,7 +156,7 @@ async def _fill(
         chunk = await fetch(after, want)
         for entry in chunk:
             entries.append(entry)
-            size += item_size(entry.item)
+            size += entry.size
             if size >= PAGE_BYTES_MAX or (limit is not None and len(entries) >= limit):
                 return Page(entries, more=True, size=size)
         if len(chunk) < want:

@@ -11,6 +11,7 @@ loser re-read and decide again (so exactly one conditional write wins).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import time
 from collections.abc import Iterable, Sequence
@@ -90,8 +91,10 @@ else
 end
 local out = {}
 for _, m in ipairs(members) do
-  local item = redis.call('HGET', item_key(ARGV[1], ARGV[2], ARGV[3], m), 'i')
-  if item then out[#out + 1] = m; out[#out + 1] = item end
+  local found = redis.call('HMGET', item_key(ARGV[1], ARGV[2], ARGV[3], m), 'i', 's')
+  if found[1] then
+    out[#out + 1] = m; out[#out + 1] = (found[2] or '') .. ' ' .. found[1]
+  end
 end
 return out
 """
@@ -129,9 +132,10 @@ while found < count do
       after = ''
       local members = redis.call('ZRANGEBYLEX', zset, from, '+', 'LIMIT', 0, count - found)
       for _, m in ipairs(members) do
-        local item = redis.call('HGET', item_key(t, mode, pkm, m), 'i')
-        if item then
-          out[#out + 1] = pkm; out[#out + 1] = m; out[#out + 1] = item
+        local got = redis.call('HMGET', item_key(t, mode, pkm, m), 'i', 's')
+        if got[1] then
+          out[#out + 1] = pkm; out[#out + 1] = m
+          out[#out + 1] = (got[2] or '') .. ' ' .. got[1]
           found = found + 1
         end
       end
@@ -149,6 +153,8 @@ return out
 @dataclass(frozen=True)
 class Stored:
     item: dict[str, Any]
+    size: int
+    """The item's size as DynamoDB counts it (kept beside the item, so reads need not count)."""
     version: int
 
 
@@ -162,6 +168,12 @@ class Change:
     after: dict[str, Any] | None
     by_ttl: bool = False
 
+    @functools.cached_property
+    def sizes(self) -> tuple[int, int]:
+        """(before, after) sizes of the item as DynamoDB counts them; 0 for none."""
+        before = self.before.size if self.before is not None else 0
+        return before, item_size(self.after) if self.after is not None else 0
+
 
 @dataclass(frozen=True)
 class Entry:
@@ -170,6 +182,7 @@ class Entry:
     partition: bytes
     member: bytes
     item: dict[str, Any]
+    size: int
 
 
 def key_of(table: Table, item: dict[str, Any]) -> dict[str, Any]:
@@ -210,10 +223,10 @@ class Store:
         self._scan = redis.register_script(_SCAN)
 
     async def get(self, table: Table, key: dict[str, Any]) -> Stored | None:
-        item, version = await self._redis.hmget(
-            tabledata.item_key(table.id, *members(table, key)), "i", "v"
+        raw, version, size = await self._redis.hmget(
+            tabledata.item_key(table.id, *members(table, key)), "i", "v", "s"
         )
-        return None if item is None else Stored(json.loads(item), int(version or 0))
+        return None if raw is None else Stored(*_item(raw, size), int(version or 0))
 
     async def get_many(
         self, wanted: Sequence[tuple[Table, dict[str, Any]]], *, atomically: bool = False
@@ -221,9 +234,9 @@ class Store:
         """Items in one round trip; `atomically`: all as of one moment (MULTI/EXEC)."""
         async with self._redis.pipeline(transaction=atomically) as pipe:
             for table, key in wanted:
-                pipe.hmget(tabledata.item_key(table.id, *members(table, key)), "i", "v")
+                pipe.hmget(tabledata.item_key(table.id, *members(table, key)), "i", "v", "s")
             replies = await pipe.execute()
-        return [None if i is None else Stored(json.loads(i), int(v)) for i, v in replies]
+        return [None if i is None else Stored(*_item(i, s), int(v)) for i, v, s in replies]
 
     async def token(self, key: bytes) -> str | None:
         """The fingerprint a transaction's ClientRequestToken was committed with, if any."""
@@ -297,7 +310,7 @@ class Store:
         flat = await self._range(
             args=[table.id, mode, partition, zset, low, high, "1" if reverse else "0", count]
         )
-        return [Entry(partition, flat[i], json.loads(flat[i + 1])) for i in range(0, len(flat), 2)]
+        return [Entry(partition, flat[i], *_sized(flat[i + 1])) for i in range(0, len(flat), 2)]
 
     async def scan(
         self,
@@ -330,9 +343,7 @@ class Store:
                 segment, total_segments, part,
             ]
         )  # fmt: skip
-        return [
-            Entry(flat[i], flat[i + 1], json.loads(flat[i + 2])) for i in range(0, len(flat), 3)
-        ]
+        return [Entry(flat[i], flat[i + 1], *_sized(flat[i + 2])) for i in range(0, len(flat), 3)]
 
 
 def _has_local_index(table: Table) -> bool:
@@ -344,8 +355,19 @@ def _collection_growth(change: Change) -> int:
     (tables with a local secondary index); 0 elsewhere."""
     if not _has_local_index(change.table) or change.after is None:
         return 0
-    before = item_size(change.before.item) if change.before is not None else 0
-    return item_size(change.after) - before
+    return change.sizes[1] - change.sizes[0]
+
+
+def _item(raw: bytes | str, size: bytes | str | None) -> tuple[dict[str, Any], int]:
+    """A stored item and its size (counted now for items stored without one)."""
+    item = json.loads(raw)
+    return item, int(size) if size else item_size(item)
+
+
+def _sized(blob: bytes) -> tuple[dict[str, Any], int]:
+    """An item as range and scan scripts return it: b"<size> <item JSON>"."""
+    size, _, raw = blob.partition(b" ")
+    return _item(raw, size)
 
 
 def _op(*args: Any) -> list[Any]:
@@ -364,7 +386,7 @@ def _operations(change: Change, *, now: float) -> list[Any]:
     meta = tabledata.meta_key(t)
     if after is not None:
         version = 1 if change.before is None else change.before.version + 1
-        ops += _op("HSET", item_key, "i", _dump(after), "v", version)
+        ops += _op("HSET", item_key, "i", _dump(after), "v", version, "s", change.sizes[1])
         if before is None:
             ops += _op("ZADD", partition, 0, skm)
             ops += _op("ZADD", tabledata.parts_key(t), 0, pkm)
@@ -376,7 +398,7 @@ def _operations(change: Change, *, now: float) -> list[Any]:
         ops += _op("HINCRBY", meta, "items", -1)
     else:
         return ops  # deleting nothing changes nothing
-    sizes = (item_size(before) if before else 0, item_size(after) if after else 0)
+    sizes = change.sizes
     delta = sizes[1] - sizes[0]
     if delta:
         ops += _op("HINCRBY", meta, "bytes", delta)

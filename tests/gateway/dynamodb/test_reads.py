@@ -301,3 +301,25 @@ async def test_one_megabyte_pages(dynamo: Dynamo) -> None:
         ExclusiveStartKey=first["LastEvaluatedKey"],
     )
     assert first["Count"] + rest["Count"] == 15
+
+
+async def test_items_stored_without_their_size_are_sized_when_read(dynamo: Dynamo) -> None:
+    """Items written before sizes were kept beside them still page by DynamoDB's size."""
+    await dynamo.table("legacy", range_key=("sk", "N"))
+    blob = "x" * (100 * 1024)
+    for i in range(12):
+        await dynamo("put_item", TableName="legacy", Item={"pk": s("p"), "sk": n(i), "b": s(blob)})
+    redis = dynamo.gateway.redis
+    keys = [key async for key in redis.scan_iter(match=b"kubefn:tbl:{default/legacy|*:i:*")]
+    assert len(keys) == 12
+    for key in keys:
+        assert await redis.hdel(key, "s") == 1
+    first = await dynamo(
+        "query",
+        TableName="legacy",
+        KeyConditionExpression="pk = :p",
+        ExpressionAttributeValues={":p": s("p")},
+        ReturnConsumedCapacity="TOTAL",
+    )
+    assert first["Count"] < 12 and "LastEvaluatedKey" in first  # the 1 MB page still holds
+    assert first["ConsumedCapacity"]["CapacityUnits"] >= first["Count"] * 100 / 4 / 2
