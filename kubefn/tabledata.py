@@ -9,7 +9,7 @@ partition in one slot on Redis Cluster:
   kubefn:tbl:{T}:meta                 hash   created, items, bytes, streamLabel, ...
   kubefn:tbl:{T}:parts                zset   pkm (score 0): the partitions, for Scan
   kubefn:tbl:{T|h}:p:<pkm>            zset   skm (score 0): one partition's sort keys
-  kubefn:tbl:{T|h}:i:<pkm>\\0<skm>     hash   i -> item (DynamoDB JSON), v -> version
+  kubefn:tbl:{T|h}:i:<pkm>\\0<skm>     hash   i -> item (DynamoDB JSON), v -> version, s -> size
   kubefn:tbl:{T|h}:l:<index>:<pkm>    zset   LSI entries: <lskm>\\0<skm>
   kubefn:tbl:{T|h}:c:<pkm>            int    the item collection's bytes (tables with LSIs)
   kubefn:tbl:{T}:g:<index>            zset   gpkm: the GSI's partitions
