@@ -109,7 +109,14 @@ def lambda_record(entry: Entry, *, table_id: str, region: str, stream_arn: str) 
 
 
 async def read(client: aioredis.Redis, table_id: str, *, start: str, count: int) -> list[Entry]:
-    """Up to `count` entries from `start` on, oldest first."""
+    """Up to `count` entries from `start` on, oldest first, none past the retention.
+
+    Writes trim the stream; a table nobody writes to keeps its old entries in
+    Redis, so reads hold the 24 hours themselves.
+    """
+    floor = retention_floor()
+    if start == HORIZON or id_key(start.lstrip("(")) < id_key(floor):
+        start = floor
     raw: Any = await client.xrange(tabledata.stream_key(table_id), min=start, max="+", count=count)
     return [parse(entry_id, fields) for entry_id, fields in raw]
 

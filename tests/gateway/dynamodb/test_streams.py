@@ -383,3 +383,23 @@ async def test_get_records_answers_at_most_one_megabyte(dynamo: Dynamo, streams:
 
     assert [r["dynamodb"]["Keys"]["pk"]["S"] for r in first["Records"]] == ["a", "b", "c"]
     assert [r["dynamodb"]["Keys"]["pk"]["S"] for r in second["Records"]] == ["d"]
+
+
+async def test_records_past_retention_are_not_read_even_without_new_writes(
+    dynamo: Dynamo, streams: Streams
+) -> None:
+    """Writes trim the stream; a quiet table's old records are still not served."""
+    arn = await streamed_table(dynamo, "quiet")
+    table_id = "default/quiet"
+    old = tabledata.StreamRecord(
+        event_name="INSERT", keys={"pk": s("old")}, view_type="NEW_AND_OLD_IMAGES",
+        at=time.time() - 25 * 3600, size_bytes=5, new_image={"pk": s("old")},
+    )  # fmt: skip
+    stale_id = f"{int((time.time() - 25 * 3600) * 1000)}-0"
+    await dynamo.gateway.redis.xadd(
+        tabledata.stream_key(table_id), {"r": old.to_json()}, id=stale_id
+    )
+    await put(dynamo, "quiet", "new")  # trims approximately (MINID ~): the old entry stays
+    assert await dynamo.gateway.redis.xlen(tabledata.stream_key(table_id)) == 2
+    records = await streams.records(arn)
+    assert [r["dynamodb"]["Keys"]["pk"]["S"] for r in records] == ["new"]
