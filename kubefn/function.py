@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from kubefn import codebundle, config, limits
-from kubefn.schema import Problem, Schema, prune_nulls, show, validate
+from kubefn.schema import Invalid, Problem, Schema, prune_nulls, show, validate
 
 KIND = "Function"
 PYTHON_RUNTIMES = ("python3.11", "python3.12", "python3.13")
@@ -162,12 +162,8 @@ class CompiledFunction:
         return config.spec_digest(self.spec)
 
 
-class InvalidFunction(ValueError):
+class InvalidFunction(Invalid):
     """A Function manifest that breaks rules; `problems` lists every one."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        super().__init__("; ".join(str(p) for p in problems))
-        self.problems = problems
 
 
 def check_spec(spec: Any, *, path: str = "spec") -> list[Problem]:

@@ -15,7 +15,7 @@ import yaml
 
 from kubefn import config, resources
 from kubefn.resources import API_VERSION, KINDS
-from kubefn.schema import Problem, show
+from kubefn.schema import Invalid, Problem, show
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -187,6 +187,6 @@ def compile_document(
         compiled = resources.compile_manifest(
             doc, base_dir=base_dir, config_maps=(config_maps or {}).get(str(namespace), {})
         )
-    except resources.Invalid as exc:
+    except Invalid as exc:
         return Refused(source, kind, name, tuple(exc.problems))
     return Loaded(source=source, compiled=compiled)

@@ -20,14 +20,6 @@ VERSION = "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"
 
 
-class Invalid(ValueError):
-    """A manifest of any kind that breaks rules; `problems` lists every one."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        super().__init__("; ".join(str(p) for p in problems))
-        self.problems = problems
-
-
 class Compile(Protocol):
     """A kind's compile step: a manifest in, what the data plane reads out; raises Invalid.
 
@@ -73,10 +65,7 @@ def _compile_function(
     base_dir: Path | None,
     config_maps: Mapping[str, Mapping[str, str]],
 ) -> function.CompiledFunction:
-    try:
-        return function.compile_function(manifest, base_dir=base_dir, config_maps=config_maps)
-    except function.InvalidFunction as exc:
-        raise Invalid(exc.problems) from None
+    return function.compile_function(manifest, base_dir=base_dir, config_maps=config_maps)
 
 
 def _compile_table(
@@ -85,10 +74,7 @@ def _compile_table(
     base_dir: Path | None,
     config_maps: Mapping[str, Mapping[str, str]],
 ) -> table.CompiledTable:
-    try:
-        return table.compile_table(manifest)
-    except table.InvalidTable as exc:
-        raise Invalid(exc.problems) from None
+    return table.compile_table(manifest)
 
 
 _READY = {

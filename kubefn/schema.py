@@ -35,6 +35,14 @@ class Problem:
         return f"{self.path}: {self.message}"
 
 
+class Invalid(ValueError):
+    """A manifest (of any kind) that breaks rules; `problems` lists every one."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("; ".join(str(p) for p in problems))
+        self.problems = problems
+
+
 def show(value: Any, *, limit: int = 60) -> str:
     """A short, unambiguous rendering of a value for error messages."""
     text = repr(value)

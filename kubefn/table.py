@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubefn import config, function, table_rules
-from kubefn.schema import Problem, prune_nulls, show, validate
+from kubefn.schema import Invalid, Problem, prune_nulls, show, validate
 from kubefn.table_schema import (
     ATTRIBUTE_TYPES,
     GSI_MAX,
@@ -94,12 +94,8 @@ class CompiledTable:
         return config.spec_digest(self.spec)
 
 
-class InvalidTable(ValueError):
+class InvalidTable(Invalid):
     """A Table manifest (or CreateTable request) that breaks rules; `problems` lists every one."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        super().__init__("; ".join(str(p) for p in problems))
-        self.problems = problems
 
 
 def check_spec(spec: Any, path: str = "spec") -> list[Problem]:
