@@ -50,6 +50,7 @@ class Action:
     """One action of a transaction: which item, and what it does to it."""
 
     kind: str
+    name: str  # as the request gave it: a table's name or ARN
     table: Table
     key: dict[str, Any]
     decide: Decide  # raises ConditionalCheckFailed/ValidationError; returns the new item
@@ -67,7 +68,8 @@ class BatchApi(TableOperations):
 
     async def batch_get_item(self, body: dict[str, Any]) -> dict[str, Any]:
         request_items = _request_items(body)
-        wanted: list[tuple[Table, dict[str, Any], Mapping[str, Any]]] = []
+        # Each table as the request names it (a name or an ARN), which the response echoes.
+        wanted: list[tuple[str, Table, dict[str, Any], Mapping[str, Any]]] = []
         for name, spec in request_items.items():
             table = self.table(name)
             if (
@@ -87,7 +89,7 @@ class BatchApi(TableOperations):
                 if canonical in seen:
                     raise ValidationError("Provided list of item keys contains duplicates")
                 seen.add(canonical)
-                wanted.append((table, key, spec))
+                wanted.append((name, table, key, spec))
         if len(wanted) > BATCH_GET_KEYS_MAX:
             raise ValidationError("Too many items requested for the BatchGetItem call")
         projections = {}
@@ -99,16 +101,14 @@ class BatchApi(TableOperations):
                 else None
             )
             ctx.check_all_used()
-        found = await self._store.get_many([(table, key) for table, key, _ in wanted])
-        responses: dict[str, list[dict[str, Any]]] = {t.name: [] for t, _, _ in wanted}
+        found = await self._store.get_many([(table, key) for _, table, key, _ in wanted])
+        responses: dict[str, list[dict[str, Any]]] = {name: [] for name, _, _, _ in wanted}
         unprocessed: dict[str, dict[str, Any]] = {}
         usage: dict[str, tuple[Table, float, float]] = {}
         size = 0
-        for (table, key, spec), stored in zip(wanted, found, strict=True):
+        for (name, table, key, spec), stored in zip(wanted, found, strict=True):
             if size >= BATCH_GET_BYTES_MAX or not await self._meter.has_capacity(table, "read"):
-                entry = unprocessed.setdefault(
-                    table.name, {k: v for k, v in spec.items() if k != "Keys"}
-                )
+                entry = unprocessed.setdefault(name, {k: v for k, v in spec.items() if k != "Keys"})
                 entry.setdefault("Keys", []).append(key)
                 continue
             # A key that finds no item is read (and paid for) all the same.
@@ -116,14 +116,12 @@ class BatchApi(TableOperations):
                 [stored.item if stored else None], consistent=bool(spec.get("ConsistentRead"))
             )
             await self._meter.charge(table, read=units)
-            _add_usage(usage, table, read=units)
+            _add_usage(usage, name, table, read=units)
             if stored is None:
                 continue
             size += requests.item_size(stored.item)
-            projection = projections[_name_of(request_items, table)]
-            responses[table.name].append(
-                projection.apply(stored.item) if projection else stored.item
-            )
+            projection = projections[name]
+            responses[name].append(projection.apply(stored.item) if projection else stored.item)
         if not usage:
             # Not one key could be read for want of throughput (DynamoDB's rule for batches).
             raise self._meter.refuse()
@@ -132,7 +130,9 @@ class BatchApi(TableOperations):
 
     async def batch_write_item(self, body: dict[str, Any]) -> dict[str, Any]:
         request_items = _request_items(body)
-        planned: list[tuple[Table, dict[str, Any], dict[str, Any] | None, Mapping[str, Any]]] = []
+        planned: list[
+            tuple[str, Table, dict[str, Any], dict[str, Any] | None, Mapping[str, Any]]
+        ] = []
         seen: set[tuple[str, str]] = set()
         for name, writes in request_items.items():
             table = self.table(name)
@@ -166,7 +166,7 @@ class BatchApi(TableOperations):
                 if identity in seen:
                     raise ValidationError("Provided list of item keys contains duplicates")
                 seen.add(identity)
-                planned.append((table, key, after, write))
+                planned.append((name, table, key, after, write))
         if len(planned) > BATCH_WRITE_REQUESTS_MAX:
             raise ValidationError(
                 f"1 validation error detected: Value at 'requestItems' failed to satisfy "
@@ -178,35 +178,37 @@ class BatchApi(TableOperations):
         # Each table's capacity is taken as the batch goes, so a batch larger than what is
         # left is processed in part and the rest comes back unprocessed.
         left: dict[str, float | None] = {}
-        for table, key, after, write in planned:
+        for name, table, key, after, write in planned:
             if table.id not in left:
                 left[table.id] = await self._meter.available(table, "write")
             units_left = left[table.id]
             if units_left is not None and units_left <= 0:
-                unprocessed.setdefault(table.name, []).append(write)
+                unprocessed.setdefault(name, []).append(write)
                 continue
-            accepted.append((table, key, after))
+            accepted.append((name, table, key, after))
             if units_left is not None:
                 left[table.id] = units_left - capacity.write_units([after])
         if not accepted:
             # None of the items could be written for want of throughput.
             raise self._meter.refuse()
         for _ in range(ATTEMPTS_MAX):
-            found = await self._store.get_many([(t, k) for t, k, _ in accepted])
+            found = await self._store.get_many([(t, k) for _, t, k, _ in accepted])
             changes = [
                 Change(table=t, key=k, before=s, after=a)
-                for (t, k, a), s in zip(accepted, found, strict=True)
+                for (_, t, k, a), s in zip(accepted, found, strict=True)
                 if not (s is None and a is None)
             ]
             if await self._store.commit(changes) is None:
                 usage: dict[str, tuple[Table, float, float]] = {}
-                for (table, _key, after), stored in zip(accepted, found, strict=True):
+                for (name, table, _key, after), stored in zip(accepted, found, strict=True):
                     # deleting an absent item costs a unit too
                     units = capacity.write_units([stored.item if stored else None, after])
                     await self._meter.charge(table, write=units)
-                    _add_usage(usage, table, write=units)
+                    _add_usage(usage, name, table, write=units)
                 return capacity.report_each(body, {"UnprocessedItems": unprocessed}, usage)
-        return {"UnprocessedItems": {**unprocessed, **_as_requests(accepted)}}
+        for name, requests_ in _as_requests(accepted).items():
+            unprocessed.setdefault(name, []).extend(requests_)
+        return {"UnprocessedItems": unprocessed}
 
     async def transact_get_items(self, body: dict[str, Any]) -> dict[str, Any]:
         actions = body.get("TransactItems")
@@ -221,7 +223,8 @@ class BatchApi(TableOperations):
             get = action.get("Get") if isinstance(action, dict) else None
             if not isinstance(get, dict):
                 raise ValidationError("TransactGetItems accepts only Get actions")
-            table = self.table(get.get("TableName"))
+            name = get.get("TableName")
+            table = self.table(name)
             key = requests.check_key(table, get.get("Key"))
             ctx = ExpressionContext(get.get("ExpressionAttributeNames"), None)
             projection = (
@@ -230,15 +233,15 @@ class BatchApi(TableOperations):
                 else None
             )
             ctx.check_all_used()
-            wanted.append((table, key, projection))
-        _refuse_repeats([(t, k) for t, k, _ in wanted])
-        found = await self._store.get_many([(t, k) for t, k, _ in wanted], atomically=True)
+            wanted.append((str(name), table, key, projection))
+        _refuse_repeats([(t, k) for _, t, k, _ in wanted])
+        found = await self._store.get_many([(t, k) for _, t, k, _ in wanted], atomically=True)
         responses: list[dict[str, Any]] = []
         usage: dict[str, tuple[Table, float, float]] = {}
-        for (table, _key, projection), stored in zip(wanted, found, strict=True):
+        for (name, table, _key, projection), stored in zip(wanted, found, strict=True):
             units = 2 * capacity.read_units([stored.item if stored else None], consistent=True)
             await self._meter.charge(table, read=units)
-            _add_usage(usage, table, read=units)
+            _add_usage(usage, name, table, read=units)
             if stored is None:
                 responses.append({})
             else:
@@ -324,13 +327,13 @@ class BatchApi(TableOperations):
                             [stored.item if stored else None], consistent=True
                         )
                         await self._meter.charge(action.table, read=units)
-                        _add_usage(usage, action.table, read=units)
-                for change in changes:
+                        _add_usage(usage, action.name, action.table, read=units)
+                for position, change in zip(acting, changes, strict=True):
                     units = 2 * capacity.write_units(
                         [change.before.item if change.before else None, change.after]
                     )
                     await self._meter.charge(change.table, write=units)
-                    _add_usage(usage, change.table, write=units)
+                    _add_usage(usage, actions[position].name, change.table, write=units)
                 return capacity.report_each(body, {}, usage)
         raise TransactionCanceled(
             "Transaction cancelled, please refer cancellation reasons for specific reasons "
@@ -352,7 +355,8 @@ class BatchApi(TableOperations):
                 f"TransactItems can only contain one of Check, Put, Update or Delete (got {kind})"
             )
         requests.refuse_legacy(spec)
-        table = self.table(spec.get("TableName"))
+        name = spec.get("TableName")
+        table = self.table(name)
         ctx = ExpressionContext(
             spec.get("ExpressionAttributeNames"), spec.get("ExpressionAttributeValues")
         )
@@ -401,7 +405,12 @@ class BatchApi(TableOperations):
             return current
 
         return Action(
-            kind=kind, table=table, key=key, decide=decide, writes=kind != "ConditionCheck"
+            kind=kind,
+            name=str(name),
+            table=table,
+            key=key,
+            decide=decide,
+            writes=kind != "ConditionCheck",
         )
 
 
@@ -423,13 +432,6 @@ def _request_items(body: Mapping[str, Any]) -> dict[str, Any]:
     return items
 
 
-def _name_of(request_items: Mapping[str, Any], table: Table) -> str:
-    for name in request_items:
-        if requests.table_name({"TableName": name}) == table.name:
-            return name
-    return table.name
-
-
 def _refuse_repeats(targets: list[tuple[Table, dict[str, Any]]]) -> None:
     seen: set[tuple[str, str]] = set()
     for table, key in targets:
@@ -442,21 +444,23 @@ def _refuse_repeats(targets: list[tuple[Table, dict[str, Any]]]) -> None:
 
 
 def _as_requests(
-    accepted: list[tuple[Table, dict[str, Any], dict[str, Any] | None]],
+    accepted: list[tuple[str, Table, dict[str, Any], dict[str, Any] | None]],
 ) -> dict[str, list[dict[str, Any]]]:
     out: dict[str, list[dict[str, Any]]] = {}
-    for table, key, after in accepted:
+    for name, _table, key, after in accepted:
         request = {"PutRequest": {"Item": after}} if after else {"DeleteRequest": {"Key": key}}
-        out.setdefault(table.name, []).append(request)
+        out.setdefault(name, []).append(request)
     return out
 
 
 def _add_usage(
     usage: dict[str, tuple[Table, float, float]],
+    name: str,
     table: Table,
     *,
     read: float = 0.0,
     write: float = 0.0,
 ) -> None:
-    _, reads, writes = usage.get(table.name, (table, 0.0, 0.0))
-    usage[table.name] = (table, reads + read, writes + write)
+    """Units spent on a table, under the name (or ARN) the request gave it."""
+    _, reads, writes = usage.get(name, (table, 0.0, 0.0))
+    usage[name] = (table, reads + read, writes + write)

@@ -82,8 +82,13 @@ def report(
     """Add ConsumedCapacity to a result when the request asked for it."""
     mode = body.get("ReturnConsumedCapacity", "NONE")
     if mode in ("TOTAL", "INDEXES"):
+        name = body.get("TableName")
         result["ConsumedCapacity"] = consumed(
-            table, read=read, write=write, indexes=mode == "INDEXES"
+            table,
+            name=name if isinstance(name, str) else None,
+            read=read,
+            write=write,
+            indexes=mode == "INDEXES",
         )
     return result
 
@@ -95,19 +100,27 @@ def report_each(
 ) -> dict[str, Any]:
     """Add ConsumedCapacity, one entry per table (batches and transactions), when asked.
 
-    `usage` maps a table's name to (table, read units, write units).
+    `usage` maps a table's name, as the request gave it, to (table, read units, write units).
     """
     mode = body.get("ReturnConsumedCapacity", "NONE")
     if mode in ("TOTAL", "INDEXES"):
         result["ConsumedCapacity"] = [
-            consumed(table, read=read, write=write, indexes=mode == "INDEXES")
-            for table, read, write in usage.values()
+            consumed(table, name=name, read=read, write=write, indexes=mode == "INDEXES")
+            for name, (table, read, write) in usage.items()
         ]
     return result
 
 
-def consumed(table: Table, *, read: float, write: float, indexes: bool = False) -> dict[str, Any]:
-    usage: dict[str, Any] = {"TableName": table.name, "CapacityUnits": read + write}
+def consumed(
+    table: Table,
+    *,
+    name: str | None = None,
+    read: float,
+    write: float,
+    indexes: bool = False,
+) -> dict[str, Any]:
+    """A ConsumedCapacity entry; TableName echoes `name`, the table's ARN when asked by ARN."""
+    usage: dict[str, Any] = {"TableName": name or table.name, "CapacityUnits": read + write}
     if read:
         usage["ReadCapacityUnits"] = read
     if write:

@@ -590,6 +590,50 @@ async def test_in_with_more_than_100_operands_is_refused(ddb: Resource) -> None:
     assert "too many operands; number of operands: 101" in str(refused.value)
 
 
+async def test_a_table_asked_for_by_arn_is_answered_by_arn(ddb: Resource, dynamo: Dynamo) -> None:
+    """Responses and ConsumedCapacity name a table as the request did (DynamoDB: "a map of
+    table name or table ARN"); they used to come back under the bare name."""
+    await ddb.create("Arned")
+    arn = "arn:aws:dynamodb:us-east-1:000000000000:table/Arned"
+    put = await dynamo(
+        "put_item", TableName=arn, Item={"pk": s("a"), "v": n(1)}, ReturnConsumedCapacity="TOTAL"
+    )
+    assert put["ConsumedCapacity"]["TableName"] == arn
+    written = await dynamo(
+        "batch_write_item",
+        RequestItems={arn: [{"PutRequest": {"Item": {"pk": s("b")}}}]},
+        ReturnConsumedCapacity="TOTAL",
+    )
+    assert [c["TableName"] for c in written["ConsumedCapacity"]] == [arn]
+    got = await dynamo(
+        "batch_get_item",
+        RequestItems={arn: {"Keys": [{"pk": s("a")}], "ProjectionExpression": "v"}},
+        ReturnConsumedCapacity="TOTAL",
+    )
+    assert got["Responses"] == {arn: [{"v": n(1)}]}
+    assert [c["TableName"] for c in got["ConsumedCapacity"]] == [arn]
+    both = await ddb.run(
+        ddb.resource.batch_get_item,
+        RequestItems={arn: {"Keys": [{"pk": "a"}]}, "Arned": {"Keys": [{"pk": "b"}]}},
+    )
+    assert both["Responses"] == {arn: [{"pk": "a", "v": 1}], "Arned": [{"pk": "b"}]}
+    transacted = await dynamo(
+        "transact_write_items",
+        TransactItems=[
+            {"Put": {"TableName": arn, "Item": {"pk": s("c")}}},
+            {
+                "ConditionCheck": {
+                    "TableName": "Arned",
+                    "Key": {"pk": s("a")},
+                    "ConditionExpression": "attribute_exists(pk)",
+                }
+            },
+        ],
+        ReturnConsumedCapacity="TOTAL",
+    )
+    assert sorted(c["TableName"] for c in transacted["ConsumedCapacity"]) == ["Arned", arn]
+
+
 @pytest.mark.parametrize(
     "value",
     [
