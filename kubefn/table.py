@@ -261,8 +261,13 @@ def _brief(value: Any) -> str:
 
 
 def deletes_items(spec: Any) -> bool:
-    """Whether withdrawing the table (as `spec` says) deletes its items too."""
-    return isinstance(spec, Mapping) and spec.get("deletionPolicy") == "Delete"
+    """Whether withdrawing the table (as `spec` says) deletes its items too: never while
+    deletion protection is on."""
+    return (
+        isinstance(spec, Mapping)
+        and spec.get("deletionPolicy") == "Delete"
+        and not spec.get("deletionProtectionEnabled", False)
+    )
 
 
 def stream_arn(*, region: str, account_id: str, table_name: str, label: str) -> str:

@@ -155,6 +155,7 @@ SPEC_SCHEMA: Schema = {
             "default": "STANDARD",
         },
         "deletionPolicy": {"type": "string", "enum": ["Retain", "Delete"], "default": "Retain"},
+        "deletionProtectionEnabled": {"type": "boolean", "default": False},
         "triggers": {
             "type": "array",
             "items": {

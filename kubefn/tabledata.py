@@ -16,6 +16,7 @@ partition in one slot on Redis Cluster:
   kubefn:tbl:{T}:g:<index>:<gpkm>     zset   GSI entries: <gskm>\\0<pkm>\\0<skm>
   kubefn:tbl:{T}:ttl                  zset   <pkm>\\0<skm>, scored by expiry (epoch s)
   kubefn:tbl:{T}:stream               stream one entry per change, field `r` -> record JSON
+  kubefn:tbl:{T}:tags                 hash   the table's tags (TagResource), key -> value
 
 A table without a sort key stores its items under skm = b"". The table-wide keys
 (parts, GSIs, TTL, stream) share the table's slot; on one Redis server a write
@@ -57,6 +58,10 @@ def parts_key(table: str) -> bytes:
 
 def ttl_key(table: str) -> bytes:
     return _table(table, "ttl")
+
+
+def tags_key(table: str) -> bytes:
+    return _table(table, "tags")
 
 
 def stream_key(table: str) -> bytes:

@@ -203,3 +203,14 @@ def test_stream_arn() -> None:
         region="eu-west-1", account_id="123", table_name="Users", label="2024-05-01T12:00:00.000"
     )
     assert arn == "arn:aws:dynamodb:eu-west-1:123:table/Users/stream/2024-05-01T12:00:00.000"
+
+
+@pytest.mark.parametrize(
+    ("policy", "protected", "deletes"),
+    [("Retain", False, False), ("Delete", False, True), ("Delete", True, False)],
+)
+def test_items_go_with_the_table_only_under_delete_and_no_protection(
+    policy: str, protected: bool, deletes: bool
+) -> None:
+    spec = {"deletionPolicy": policy, "deletionProtectionEnabled": protected}
+    assert table.deletes_items(spec) is deletes

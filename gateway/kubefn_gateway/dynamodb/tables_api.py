@@ -31,6 +31,7 @@ from kubefn_gateway.dynamodb.tables import Table, TableCatalog
 log = logging.getLogger(__name__)
 
 LIST_LIMIT_MAX = 100
+TAGS_MAX = 50
 
 
 class TablesApi:
@@ -61,6 +62,9 @@ class TablesApi:
             "UpdateTable": self.update_table,
             "UpdateTimeToLive": self.update_time_to_live,
             "DescribeTimeToLive": self.describe_time_to_live,
+            "TagResource": self.tag_resource,
+            "UntagResource": self.untag_resource,
+            "ListTagsOfResource": self.list_tags_of_resource,
         }
 
     def _find(self, body: Mapping[str, Any]) -> Table:
@@ -70,10 +74,13 @@ class TablesApi:
         name = requests.table_name(body)
         spec = _spec_of_request(body)
         key = tabledata.table_id(self._namespace, name)
+        tags = _tags(body.get("Tags", []), field="tags") if "Tags" in body else {}
         async with self._lock(key):
             if self._tables.get(key) is not None or await _published(self._redis, key):
                 raise ResourceInUse(f"Table already exists: {name}")
             table = await self._publish(name, spec)
+            if tags:
+                await self._redis.hset(tabledata.tags_key(table.id), mapping=dict[Any, Any](tags))
         return {"TableDescription": await self._describe(table, status="ACTIVE")}
 
     async def describe_table(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -94,6 +101,11 @@ class TablesApi:
     async def delete_table(self, body: dict[str, Any]) -> dict[str, Any]:
         table = self._find(body)
         async with self._lock(table.id):
+            if table.spec.get("deletionProtectionEnabled"):
+                raise ValidationError(
+                    f"1 validation error detected: Table '{table.name}' can't be deleted while "
+                    "DeletionProtectionEnabled is set to True"
+                )
             description = await self._describe(table, status="DELETING")
             await config.remove(self._redis, kind=tablespec.KIND, key=table.id)
             await self._tables.forget(table.id)
@@ -109,7 +121,8 @@ class TablesApi:
             if not changed:
                 raise ValidationError(
                     "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, "
-                    "GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required"
+                    "GlobalSecondaryIndexUpdates, DeletionProtectionEnabled or SSESpecification "
+                    "or ReplicaUpdates is required"
                 )
             dropped = {i for i in table.indexes if not table.indexes[i].local} - {
                 i["indexName"] for i in spec.get("globalSecondaryIndexes", [])
@@ -170,6 +183,49 @@ class TablesApi:
             }
         }
 
+    async def tag_resource(self, body: dict[str, Any]) -> dict[str, Any]:
+        table = self._resource(body)
+        tags = _tags(body.get("Tags"), field="tags")
+        async with self._lock(table.id):
+            key = tabledata.tags_key(table.id)
+            total = len({_text(k) for k in await self._redis.hkeys(key)} | set(tags))
+            if total > TAGS_MAX:
+                raise LimitExceeded(
+                    f"The number of tags on a resource may not exceed {TAGS_MAX}; "
+                    f"this request would make {total}"
+                )
+            await self._redis.hset(key, mapping=dict[Any, Any](tags))
+        return {}
+
+    async def untag_resource(self, body: dict[str, Any]) -> dict[str, Any]:
+        table = self._resource(body)
+        keys = body.get("TagKeys")
+        if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+            raise ValidationError(
+                "1 validation error detected: Value null at 'tagKeys' failed to satisfy "
+                "constraint: Member must not be null"
+            )
+        if keys:
+            await self._redis.hdel(tabledata.tags_key(table.id), *keys)
+        return {}
+
+    async def list_tags_of_resource(self, body: dict[str, Any]) -> dict[str, Any]:
+        table = self._resource(body)
+        raw = await self._redis.hgetall(tabledata.tags_key(table.id))
+        tags = sorted((_text(k), _text(v)) for k, v in raw.items())
+        return {"Tags": [{"Key": k, "Value": v} for k, v in tags]}
+
+    def _resource(self, body: Mapping[str, Any]) -> Table:
+        """The table a ResourceArn names (tags belong to tables; index ARNs are refused)."""
+        arn = body.get("ResourceArn")
+        prefix = f"arn:aws:dynamodb:{self._region}:{self._account_id}:table/"
+        if not isinstance(arn, str) or not arn.startswith(prefix) or "/" in arn[len(prefix) :]:
+            raise ValidationError(f"Invalid TableArn: Invalid ResourceArn provided as input {arn}")
+        table = self._tables.get(tabledata.table_id(self._namespace, arn[len(prefix) :]))
+        if table is None:
+            raise ResourceNotFound(f"Requested resource not found: ResourceArn: {arn} not found")
+        return table
+
     async def _publish(
         self, name: str, spec: dict[str, Any], *, previous: Table | None = None
     ) -> Table:
@@ -215,7 +271,7 @@ class TablesApi:
             "BillingModeSummary": {"BillingMode": spec.get("billingMode", "PAY_PER_REQUEST")},
             "ProvisionedThroughput": _throughput(spec.get("provisionedThroughput")),
             "TableClassSummary": {"TableClass": spec.get("tableClass", "STANDARD")},
-            "DeletionProtectionEnabled": False,
+            "DeletionProtectionEnabled": bool(spec.get("deletionProtectionEnabled", False)),
         }
         stream = spec.get("stream") or {}
         if stream.get("enabled"):
@@ -264,6 +320,37 @@ def _table_id(key: str, created: float | None) -> str:
     import uuid
 
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"kubefn:{key}:{created}"))
+
+
+def _text(raw: bytes | str) -> str:
+    return raw.decode() if isinstance(raw, bytes) else raw
+
+
+def _tags(raw: Any, *, field: str) -> dict[str, str]:
+    """Tags as DynamoDB takes them: [{Key, Value}], keys 1-128 and values 0-256 characters."""
+    if not isinstance(raw, list):
+        raise ValidationError(
+            f"1 validation error detected: Value null at '{field}' failed to satisfy "
+            "constraint: Member must not be null"
+        )
+    tags: dict[str, str] = {}
+    for tag in raw:
+        key = tag.get("Key") if isinstance(tag, dict) else None
+        value = tag.get("Value") if isinstance(tag, dict) else None
+        if not isinstance(key, str) or not 1 <= len(key) <= 128:
+            raise ValidationError(
+                f"1 validation error detected: Value '{key}' at '{field}.member.key' failed to "
+                "satisfy constraint: Member must have length between 1 and 128"
+            )
+        if not isinstance(value, str) or len(value) > 256:
+            raise ValidationError(
+                f"1 validation error detected: Value at '{field}.member.value' of tag {key!r} "
+                "failed to satisfy constraint: Member must have length less than or equal to 256"
+            )
+        tags[key] = value
+    if len(tags) > TAGS_MAX:
+        raise LimitExceeded(f"The number of tags on a resource may not exceed {TAGS_MAX}")
+    return tags
 
 
 def _throughput(raw: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -397,6 +484,8 @@ def _spec_of_request(body: Mapping[str, Any]) -> dict[str, Any]:
             spec[spec_field] = [_index_spec(i, definitions, field=spec_field) for i in body[field]]
     if "TableClass" in body:
         spec["tableClass"] = body["TableClass"]
+    if "DeletionProtectionEnabled" in body:
+        spec["deletionProtectionEnabled"] = body["DeletionProtectionEnabled"]
     spec["deletionPolicy"] = "Delete"
     return spec
 
@@ -435,6 +524,9 @@ def _apply_table_update(spec: dict[str, Any], body: Mapping[str, Any]) -> bool:
         changed = True
     if "TableClass" in body:
         spec["tableClass"] = body["TableClass"]
+        changed = True
+    if "DeletionProtectionEnabled" in body:
+        spec["deletionProtectionEnabled"] = body["DeletionProtectionEnabled"]
         changed = True
     updates = body.get("GlobalSecondaryIndexUpdates")
     if updates is not None:

@@ -181,3 +181,41 @@ async def test_time_to_live_settings(dynamo: Dynamo) -> None:
         TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires"},
     )
     assert twice["Code"] == "ValidationException"
+
+
+async def test_deletion_protection_refuses_delete_table_until_turned_off(dynamo: Dynamo) -> None:
+    created = await dynamo.table("Kept", DeletionProtectionEnabled=True)
+    assert created["DeletionProtectionEnabled"] is True
+    error = await dynamo.error("delete_table", TableName="Kept")
+    assert error["Code"] == "ValidationException"
+    assert "DeletionProtectionEnabled" in error["Message"]
+    assert (await dynamo("describe_table", TableName="Kept"))["Table"]["TableStatus"] == "ACTIVE"
+    await dynamo("update_table", TableName="Kept", DeletionProtectionEnabled=False)
+    await dynamo("delete_table", TableName="Kept")
+    assert (await dynamo("list_tables"))["TableNames"] == []
+
+
+async def test_tags_are_set_listed_and_removed(dynamo: Dynamo) -> None:
+    arn = (await dynamo.table("Tagged", Tags=[{"Key": "team", "Value": "red"}]))["TableArn"]
+    await dynamo(
+        "tag_resource",
+        ResourceArn=arn,
+        Tags=[{"Key": "env", "Value": "dev"}, {"Key": "team", "Value": "blue"}],
+    )
+    listed = await dynamo("list_tags_of_resource", ResourceArn=arn)
+    assert listed["Tags"] == [{"Key": "env", "Value": "dev"}, {"Key": "team", "Value": "blue"}]
+    await dynamo("untag_resource", ResourceArn=arn, TagKeys=["env"])
+    listed = await dynamo("list_tags_of_resource", ResourceArn=arn)
+    assert listed["Tags"] == [{"Key": "team", "Value": "blue"}]
+    too_many = await dynamo.error(
+        "tag_resource",
+        ResourceArn=arn,
+        Tags=[{"Key": f"k{i}", "Value": ""} for i in range(50)],
+    )
+    assert too_many["Code"] == "LimitExceededException"
+    missing = await dynamo.error(
+        "list_tags_of_resource", ResourceArn=arn.replace("Tagged", "Nowhere")
+    )
+    assert missing["Code"] == "ResourceNotFoundException"
+    await dynamo("delete_table", TableName="Tagged")  # the tags go with the table
+    assert not await dynamo.gateway.redis.exists(b"kubefn:tbl:{default/Tagged}:tags")
