@@ -7,9 +7,10 @@ LastEvaluatedKey tells the client where the next page starts.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from kubefn_gateway.dynamodb import capacity, requests
 from kubefn_gateway.dynamodb.errors import ValidationError
@@ -18,6 +19,7 @@ from kubefn_gateway.dynamodb.expressions import (
     ExpressionContext,
     KeyCondition,
     Projection,
+    nodes,
     parse_condition,
     parse_key_condition,
     parse_projection,
@@ -25,7 +27,7 @@ from kubefn_gateway.dynamodb.expressions import (
 from kubefn_gateway.dynamodb.operations import Operation, TableOperations
 from kubefn_gateway.dynamodb.store import SEP, Entry, members
 from kubefn_gateway.dynamodb.tables import Index, KeySchema, Table
-from kubefn_gateway.dynamodb.values import key_member
+from kubefn_gateway.dynamodb.values import item_size, key_member, validate_item
 
 PAGE_BYTES_MAX = 1024 * 1024
 CHUNK = 128
@@ -79,17 +81,19 @@ class ReadsApi(TableOperations):
         )
         reading = _reading(body, ctx, table, index)
         _check_key_types(condition, schema)
+        _refuse_key_filter(reading.filter, schema)
         forward = body.get("ScanIndexForward", True)
         if not isinstance(forward, bool):
             raise ValidationError("ScanIndexForward must be a boolean")
         partition = key_member(condition.hash_value)
         low, high = _bounds(condition)
-        start = _start(body, reading, expect_partition=partition)
+        start = _start(body, reading)
         if start is not None:
+            _check_start_in_query(start, partition, condition, schema)
             if forward:
-                low = max(low, b"(" + start[1], key=_bound_order)
+                low = max(low, b"(" + start.member, key=_bound_order)
             else:
-                high = min(high, b"(" + start[1], key=_bound_order)
+                high = min(high, b"(" + start.member, key=_bound_order)
         await self._meter.before_read(table)
 
         async def fetch(after: Entry | None, count: int) -> list[Entry]:
@@ -99,10 +103,11 @@ class ReadsApi(TableOperations):
                     low = b"(" + after.member
                 else:
                     high = b"(" + after.member
-            return await self._store.range(
+            entries = await self._store.range(
                 table, index, partition=partition, low=low, high=high,
                 reverse=not forward, count=count,
             )  # fmt: skip
+            return _as_read(entries, reading)
 
         page = await _fill(fetch, reading.limit)
         return await self._answer(body, reading, page)
@@ -114,14 +119,18 @@ class ReadsApi(TableOperations):
         ctx = _context(body)
         reading = _reading(body, ctx, table, index)
         segment, total = _segments(body)
-        start = _start(body, reading, expect_partition=None)
+        start = _start(body, reading)
         await self._meter.before_read(table)
 
         async def fetch(after: Entry | None, count: int) -> list[Entry]:
-            position = (after.partition, after.member) if after is not None else start
-            return await self._store.scan(
+            if after is not None:
+                position: tuple[bytes, bytes] | None = (after.partition, after.member)
+            else:
+                position = (start.partition, start.member) if start is not None else None
+            entries = await self._store.scan(
                 table, index, start=position, count=count, segment=segment, total_segments=total
             )
+            return _as_read(entries, reading)
 
         page = await _fill(fetch, reading.limit)
         return await self._answer(body, reading, page)
@@ -162,6 +171,51 @@ async def _fill(
         if len(chunk) < want:
             return Page(entries, more=False, size=size)
         after = chunk[-1]
+
+
+def _as_read(entries: list[Entry], reading: Reading) -> list[Entry]:
+    """Entries as the read sees them: a global secondary index holds only what it
+    projects, so its filter, projection, page size and capacity see no more.
+
+    A local secondary index fetches what it does not project from the table (as
+    DynamoDB does), so its entries keep the whole item.
+    """
+    index = reading.index
+    if index is None or index.local:
+        return entries
+    names = reading.table.projected_names(index)
+    if names is None:
+        return entries
+    viewed = []
+    for entry in entries:
+        item = {k: v for k, v in entry.item.items() if k in names}
+        viewed.append(dataclasses.replace(entry, item=item, size=item_size(item)))
+    return viewed
+
+
+def _refuse_key_filter(filter_: Condition | None, schema: KeySchema) -> None:
+    """A Query's FilterExpression may not name the partition or sort key it reads by."""
+    if filter_ is None:
+        return
+    named = _attribute_names(filter_.tree)
+    for name in schema.names:
+        if name in named:
+            raise ValidationError(
+                "Filter Expression can only contain non-primary key attributes: "
+                f"Primary key attribute: {name}"
+            )
+
+
+def _attribute_names(node: object) -> set[str]:
+    """The top-level attribute names an expression tree reads."""
+    if isinstance(node, nodes.Path):
+        return {str(node.elements[0])}
+    if isinstance(node, tuple):
+        return set().union(*(_attribute_names(element) for element in node))
+    if dataclasses.is_dataclass(node) and not isinstance(node, nodes.Literal):
+        fields = dataclasses.fields(node)
+        return set().union(*(_attribute_names(getattr(node, f.name)) for f in fields))
+    return set()
 
 
 def _context(body: Mapping[str, Any]) -> ExpressionContext:
@@ -318,40 +372,81 @@ def _segments(body: Mapping[str, Any]) -> tuple[int, int]:
     return segment, total
 
 
-def _start(
-    body: Mapping[str, Any], reading: Reading, *, expect_partition: bytes | None
-) -> tuple[bytes, bytes] | None:
-    """ExclusiveStartKey as (partition, member) of the table or index."""
+class _Start(NamedTuple):
+    """Where an ExclusiveStartKey points in the table or index read."""
+
+    partition: bytes
+    member: bytes
+    key: dict[str, Any]
+    """The starting key, checked."""
+
+
+_BAD_START = "The provided starting key is invalid: "
+
+
+def _start(body: Mapping[str, Any], reading: Reading) -> _Start | None:
+    """ExclusiveStartKey as (partition, member) of the table or index, its types checked."""
     raw = body.get("ExclusiveStartKey")
     if raw is None:
         return None
     table, index = reading.table, reading.index
     needed = set(table.key.names) | (set(index.key.names) if index else set())
     if not isinstance(raw, dict) or set(raw) != needed:
-        raise ValidationError(
-            "The provided starting key is invalid: The provided key element "
-            "does not match the schema"
+        raise ValidationError(_BAD_START + "The provided key element does not match the schema")
+    try:
+        key = requests.check_key(
+            table, {k: raw[k] for k in table.key.names}, field="ExclusiveStartKey"
         )
-    key = requests.check_key(table, {k: raw[k] for k in table.key.names}, field="ExclusiveStartKey")
+        if index is not None:
+            validate_item(raw, field="ExclusiveStartKey")
+            types = (index.key.hash_type, index.key.range_type)
+            for name, expected in zip(index.key.names, types, strict=False):
+                if next(iter(raw[name])) != expected:
+                    raise ValidationError("The provided key element does not match the schema")
+    except ValidationError as exc:
+        raise ValidationError(_BAD_START + exc.message) from None
     pkm, skm = members(table, key)
     if index is None:
-        partition, member = pkm, skm
-    else:
-        try:
-            ipm = key_member(raw[index.key.hash_key])
-            ism = key_member(raw[index.key.range_key]) if index.key.range_key else b""
-        except (KeyError, ValueError, TypeError):
-            raise ValidationError("The provided starting key is invalid") from None
-        if index.local:
-            partition, member = pkm, ism + SEP + skm
-        else:
-            partition, member = ipm, ism + SEP + pkm + SEP + skm
-    if expect_partition is not None and partition != expect_partition:
+        return _Start(pkm, skm, key)
+    ipm = key_member(raw[index.key.hash_key])
+    ism = key_member(raw[index.key.range_key]) if index.key.range_key else b""
+    key = {**key, **{name: raw[name] for name in index.key.names}}
+    if index.local:
+        return _Start(pkm, ism + SEP + skm, key)
+    return _Start(ipm, ism + SEP + pkm + SEP + skm, key)
+
+
+def _check_start_in_query(
+    start: _Start, partition: bytes, condition: KeyCondition, schema: KeySchema
+) -> None:
+    """A Query resumes only from a key its key condition could have returned."""
+    if start.partition != partition:
         raise ValidationError(
-            "The provided starting key is invalid: The provided key element does not match "
-            "the query's partition key"
+            "The provided starting key is outside query boundaries based on provided conditions"
         )
-    return partition, member
+    if condition.range_op is None or schema.range_key is None:
+        return
+    value = key_member(start.key[schema.range_key])
+    matches = _satisfies(value, condition.range_op, [key_member(v) for v in condition.range_values])
+    if not matches:
+        raise ValidationError("The provided starting key does not match the range key predicate")
+
+
+def _satisfies(value: bytes, op: str, bounds: list[bytes]) -> bool:
+    """Whether a sort key member meets a key condition (members order as their values)."""
+    if op == "=":
+        return value == bounds[0]
+    if op == "<":
+        return value < bounds[0]
+    if op == "<=":
+        return value <= bounds[0]
+    if op == ">":
+        return value > bounds[0]
+    if op == ">=":
+        return value >= bounds[0]
+    if op == "BETWEEN":
+        return bounds[0] <= value <= bounds[1]
+    return value.startswith(bounds[0])  # begins_with: S and B members keep prefixes
 
 
 def _last_key(item: Mapping[str, Any], table: Table, index: Index | None) -> dict[str, Any]:

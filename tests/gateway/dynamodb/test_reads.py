@@ -109,9 +109,9 @@ async def test_filter_counts_and_select_count(events: Dynamo) -> None:
         "query",
         TableName="events",
         KeyConditionExpression="#u = :u",
-        FilterExpression="kind = :k AND ts >= :z",
+        FilterExpression="kind = :k AND score <= :z",  # score = 100 - ts: ts >= 0
         ExpressionAttributeNames={"#u": "user"},
-        ExpressionAttributeValues={":u": s("ann"), ":k": s("odd"), ":z": n(0)},
+        ExpressionAttributeValues={":u": s("ann"), ":k": s("odd"), ":z": n(100)},
         Select="COUNT",
     )
     assert result["Count"] == 7  # 1, 3, ..., 13
