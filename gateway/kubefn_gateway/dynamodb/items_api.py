@@ -163,12 +163,31 @@ class ItemsApi(TableOperations):
                     [Change(table=table, key=key, before=stored, after=decision.after)]
                 )
             if failed is None:
+                result = decision.result
+                if metrics_wanted(body, table):
+                    size = await self._store.collection_size(table, key)
+                    result["ItemCollectionMetrics"] = collection_metrics(table, key, size)
                 if not capacity.counted(body, table):
-                    return decision.result
+                    return result
                 units = capacity.write_units([stored.item if stored else None, decision.after])
                 await self._meter.charge(table, write=units)
-                return capacity.report(body, table, decision.result, write=units)
+                return capacity.report(body, table, result, write=units)
         raise InternalServerError("The item kept changing under this write; try again")
+
+
+def metrics_wanted(body: Mapping[str, Any], table: Table) -> bool:
+    """ReturnItemCollectionMetrics=SIZE on a table that has item collections (an LSI)."""
+    wanted = requests.choice(body, "ReturnItemCollectionMetrics", ("NONE", "SIZE"), "NONE")
+    return wanted == "SIZE" and any(index.local for index in table.indexes.values())
+
+
+def collection_metrics(table: Table, key: Mapping[str, Any], size: int) -> dict[str, Any]:
+    """DynamoDB's ItemCollectionMetrics: the collection's key and its size in GB, as a range."""
+    gigabytes = size / 1024**3
+    return {
+        "ItemCollectionKey": {table.key.hash_key: key[table.key.hash_key]},
+        "SizeEstimateRangeGB": [float(int(gigabytes)), float(int(gigabytes) + 1)],
+    }
 
 
 def _key(table: Table, item: Mapping[str, Any]) -> dict[str, Any]:

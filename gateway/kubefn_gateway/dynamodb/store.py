@@ -238,6 +238,11 @@ class Store:
             replies = await pipe.execute()
         return [None if i is None else Stored(*_item(i, s), int(v)) for i, v, s in replies]
 
+    async def collection_size(self, table: Table, key: dict[str, Any]) -> int:
+        """Bytes under `key`'s partition key (kept for tables with a local secondary index)."""
+        pkm, _ = members(table, key)
+        return int(await self._redis.get(tabledata.collection_key(table.id, pkm)) or 0)
+
     async def token(self, key: bytes) -> str | None:
         """The fingerprint a transaction's ClientRequestToken was committed with, if any."""
         seen = await self._redis.hget(key, "f")

@@ -99,3 +99,21 @@ async def test_tables_without_a_local_index_have_no_collection_limit(dynamo: Dyn
     for sk in range(6):
         await dynamo("put_item", TableName="free", Item=item("a", sk))
     assert (await dynamo("describe_table", TableName="free"))["Table"]["ItemCount"] == 6
+
+
+async def test_writes_report_their_item_collection_when_asked(dynamo: Dynamo) -> None:
+    await with_lsi(dynamo, "metrics")
+    written = await dynamo(
+        "put_item", TableName="metrics", Item=item("a", 0), ReturnItemCollectionMetrics="SIZE"
+    )
+    assert written["ItemCollectionMetrics"] == {
+        "ItemCollectionKey": {"pk": s("a")},
+        "SizeEstimateRangeGB": [0.0, 1.0],
+    }
+    quiet = await dynamo("put_item", TableName="metrics", Item=item("a", 1))
+    assert "ItemCollectionMetrics" not in quiet
+    await dynamo.table("plain")
+    plain = await dynamo(
+        "put_item", TableName="plain", Item={"pk": s("a")}, ReturnItemCollectionMetrics="SIZE"
+    )
+    assert "ItemCollectionMetrics" not in plain  # no LSI: no item collections
