@@ -25,7 +25,7 @@ from kubefn_gateway.dynamodb.expressions import (
     parse_projection,
 )
 from kubefn_gateway.dynamodb.operations import Operation, TableOperations
-from kubefn_gateway.dynamodb.store import SEP, Entry, members
+from kubefn_gateway.dynamodb.store import SEP, Entry, members, segment_of
 from kubefn_gateway.dynamodb.tables import Index, KeySchema, Table
 from kubefn_gateway.dynamodb.values import item_size, key_member, validate_item
 
@@ -120,6 +120,12 @@ class ReadsApi(TableOperations):
         reading = _reading(body, ctx, table, index)
         segment, total = _segments(body)
         start = _start(body, reading)
+        if start is not None and segment_of(start.partition, total) != segment:
+            raise ValidationError(
+                _BAD_START + "Invalid ExclusiveStartKey. Please use ExclusiveStartKey with "
+                f"correct Segment. TotalSegments: {total} "
+                f"Segment: {segment_of(start.partition, total)}"
+            )
         await self._meter.before_read(table)
 
         async def fetch(after: Entry | None, count: int) -> list[Entry]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import json
 import time
 from collections.abc import Iterable, Sequence
@@ -349,6 +350,12 @@ class Store:
             ]
         )  # fmt: skip
         return [Entry(flat[i], flat[i + 1], *_sized(flat[i + 2])) for i in range(0, len(flat), 3)]
+
+
+def segment_of(partition: bytes, total_segments: int) -> int:
+    """The parallel-scan segment a (table or GSI) partition belongs to, as _SCAN picks it."""
+    digest = hashlib.sha1(partition, usedforsecurity=False).hexdigest()
+    return int(digest[:8], 16) % total_segments
 
 
 def _has_local_index(table: Table) -> bool:

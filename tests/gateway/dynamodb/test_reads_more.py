@@ -594,3 +594,26 @@ async def test_hash_only_table_queries_one_item_and_scans_each_once(dynamo: Dyna
         seen = [int(i["id"]["N"]) for i in _all_items(results)]
         assert sorted(seen) == list(range(-3, 12))
         assert all(set(r.get("LastEvaluatedKey", {"id": 0})) == {"id"} for r in results)
+
+
+async def test_a_parallel_scan_resumes_only_within_its_segment(orders: Dynamo) -> None:
+    first = await orders("scan", TableName="orders", Limit=1, Segment=0, TotalSegments=2)
+    if not first["Items"]:  # every customer hashed to segment 1: start from there instead
+        first = await orders("scan", TableName="orders", Limit=1, Segment=1, TotalSegments=2)
+        own = 1
+    else:
+        own = 0
+    start = first["LastEvaluatedKey"]
+    resumed = await orders(
+        "scan", TableName="orders", Segment=own, TotalSegments=2, ExclusiveStartKey=start
+    )
+    whole = await _pages(orders, "scan", TableName="orders", Segment=own, TotalSegments=2)
+    assert _keys(first["Items"]) + _keys(resumed["Items"]) == _keys(_all_items(whole))
+    error = await orders.error(
+        "scan", TableName="orders", Segment=1 - own, TotalSegments=2, ExclusiveStartKey=start
+    )
+    assert error["Code"] == "ValidationException"
+    assert error["Message"].startswith(
+        "The provided starting key is invalid: Invalid ExclusiveStartKey. Please use "
+        "ExclusiveStartKey with correct Segment."
+    )
