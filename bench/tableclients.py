@@ -185,7 +185,7 @@ class RawRedisClient:
 
     def query(self, pk: str) -> int:
         pkm = key_member({"S": pk})
-        prefix = tabledata.partition_tag(self.table, pkm) + b":i:" + pkm
+        prefix = tabledata.item_key(self.table, pkm, b"")[:-1]  # the partition's item keys
         found = self._range(keys=[tabledata.partition_key(self.table, pkm)], args=[prefix, 100])
         return len([json.loads(raw) for raw in found])
 

@@ -1,33 +1,34 @@
 """Where a Table's data lives in Redis: the contract between the gateway, which
 reads and writes items, and the operator, which reports and deletes tables.
 
-A table `T` is `<namespace>/<tableName>`. A partition key value is encoded as an
-order-preserving member `pkm` (bytes without 0x00); its hash tag `h` (the first
-16 hex digits of SHA-1 of `pkm`, which Lua scripts can compute too) keeps one
-partition in one slot on Redis Cluster:
+A table `T` is `<namespace>/<tableName>`. A key value is stored as an
+order-preserving member (`pkm`, `skm`: bytes without 0x00 or 0xFF). Every key of
+a table carries the hash tag `{T}`, so on Redis Cluster a table sits in one slot
+and each write (item, index entries, TTL schedule, counters, stream record) stays
+one atomic script there, as it is on one server:
 
   kubefn:tbl:{T}:meta                 hash   created, items, bytes, streamLabel, ...
   kubefn:tbl:{T}:parts                zset   pkm (score 0): the partitions, for Scan
-  kubefn:tbl:{T|h}:p:<pkm>            zset   skm (score 0): one partition's sort keys
-  kubefn:tbl:{T|h}:i:<pkm>\\0<skm>     hash   i -> item (DynamoDB JSON), v -> version, s -> size
-  kubefn:tbl:{T|h}:l:<index>:<pkm>    zset   LSI entries: <lskm>\\0<skm>
-  kubefn:tbl:{T|h}:c:<pkm>            int    the item collection's bytes (tables with LSIs)
+  kubefn:tbl:{T}:p:<pkm>              zset   skm (score 0): one partition's sort keys
+  kubefn:tbl:{T}:i:<pkm>\\0<skm>       hash   i -> item (DynamoDB JSON), v -> version, s -> size
+  kubefn:tbl:{T}:l:<index>:<pkm>      zset   LSI entries: <lskm>\\0<skm>
+  kubefn:tbl:{T}:c:<pkm>              int    the item collection's bytes (tables with LSIs)
   kubefn:tbl:{T}:g:<index>            zset   gpkm: the GSI's partitions
   kubefn:tbl:{T}:g:<index>:<gpkm>     zset   GSI entries: <gskm>\\0<pkm>\\0<skm>
   kubefn:tbl:{T}:ttl                  zset   <pkm>\\0<skm>, scored by expiry (epoch s)
   kubefn:tbl:{T}:stream               stream one entry per change, field `r` -> record JSON
   kubefn:tbl:{T}:tags                 hash   the table's tags (TagResource), key -> value
+  kubefn:tbl:{T}:txtoken:<token>      hash   a transaction's ClientRequestToken, 10 minutes
 
-A table without a sort key stores its items under skm = b"". The table-wide keys
-(parts, GSIs, TTL, stream) share the table's slot; on one Redis server a write
-changes all of them in one script, atomically. On Redis Cluster those keys sit in
-another slot than the partition's, so a cross-partition structure there would
-need a second, idempotent step driven by the stream (not built).
+A table without a sort key stores its items under skm = b"". One slot per table
+is the price of atomic, strongly consistent indexes and streams on Cluster: a
+partition spread over its own slot would make every write with an index or a
+stream a cross-slot change. Tables spread over the cluster; one table's load
+does not. A transaction or batch that writes several tables spans their slots.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -60,6 +61,11 @@ def ttl_key(table: str) -> bytes:
     return _table(table, "ttl")
 
 
+def token_key(table: str, token: str) -> bytes:
+    """A TransactWriteItems ClientRequestToken, kept under the first table it writes."""
+    return _table(table, "txtoken:") + token.encode()
+
+
 def tags_key(table: str) -> bytes:
     return _table(table, "tags")
 
@@ -76,27 +82,21 @@ def gsi_key(table: str, index: str, gpkm: bytes) -> bytes:
     return _table(table, f"g:{index}:") + gpkm
 
 
-def partition_tag(table: str, pkm: bytes) -> bytes:
-    return (
-        f"{PREFIX}:{{{table}|{hashlib.sha1(pkm, usedforsecurity=False).hexdigest()[:16]}}}".encode()
-    )
-
-
 def partition_key(table: str, pkm: bytes) -> bytes:
-    return partition_tag(table, pkm) + b":p:" + pkm
+    return _table(table, "p:") + pkm
 
 
 def item_key(table: str, pkm: bytes, skm: bytes) -> bytes:
-    return partition_tag(table, pkm) + b":i:" + pkm + SEPARATOR + skm
+    return _table(table, "i:") + pkm + SEPARATOR + skm
 
 
 def lsi_key(table: str, index: str, pkm: bytes) -> bytes:
-    return partition_tag(table, pkm) + f":l:{index}:".encode() + pkm
+    return _table(table, f"l:{index}:") + pkm
 
 
 def collection_key(table: str, pkm: bytes) -> bytes:
     """Bytes held under one partition key (tables with a local secondary index only)."""
-    return partition_tag(table, pkm) + b":c:" + pkm
+    return _table(table, "c:") + pkm
 
 
 def canonical_key(key: Mapping[str, Any]) -> bytes:
@@ -142,15 +142,14 @@ async def delete_data(client: aioredis.Redis, table: str, *, batch: int = 500) -
     Idempotent, so an interrupted deletion is finished by running it again.
     """
     deleted = 0
-    for pattern in (f"{PREFIX}:{{{table}}}:*", f"{PREFIX}:{{{table}|*"):
-        pending: list[bytes] = []
-        async for key in client.scan_iter(match=pattern, count=batch):
-            pending.append(key)
-            if len(pending) >= batch:
-                deleted += await client.unlink(*pending)
-                pending.clear()
-        if pending:
+    pending: list[bytes] = []
+    async for key in client.scan_iter(match=f"{PREFIX}:{{{table}}}:*", count=batch):
+        pending.append(key)
+        if len(pending) >= batch:
             deleted += await client.unlink(*pending)
+            pending.clear()
+    if pending:
+        deleted += await client.unlink(*pending)
     return deleted
 
 

@@ -96,8 +96,8 @@ async def test_an_invalid_function_is_refused_with_every_problem(
     for field in ("spec.memoryMB", "spec.handler", "spec.environment.AWS_LAMBDA_RUNTIME_API"):
         assert field in message
     assert "(got 64)" in message
-    events = {(e["type"], e["message"]) for e in api.events(reason="InvalidSpec")}
-    assert events == {("Warning", message)}
+    posted = await eventually(lambda: api.events(reason="InvalidSpec"), what="the event")
+    assert {(e["type"], e["message"]) for e in posted} == {("Warning", message)}
     assert await published(redis_client) == {}
     assert api.get(DEPLOYMENTS, "kubefn-fn-broken") is None
 

@@ -69,8 +69,8 @@ async def test_an_invalid_table_is_refused_with_every_problem(
         "spec.keySchema: must have exactly one HASH key (got keyTypes RANGE); "
         "spec.provisionedThroughput: is required for billingMode PROVISIONED"
     )
-    events = {(e["type"], e["message"]) for e in api.events(reason="InvalidSpec")}
-    assert events == {("Warning", ready(status)["message"])}
+    posted = await eventually(lambda: api.events(reason="InvalidSpec"), what="the event")
+    assert {(e["type"], e["message"]) for e in posted} == {("Warning", ready(status)["message"])}
     assert await tables(redis_client) == {}
 
 

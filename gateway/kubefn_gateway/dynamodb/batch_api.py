@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from kubefn import tabledata
 from kubefn_gateway.dynamodb import capacity, requests
 from kubefn_gateway.dynamodb.errors import (
     ConditionalCheckFailed,
@@ -40,7 +41,6 @@ TRANSACT_ACTIONS_MAX = 100
 BATCH_GET_BYTES_MAX = 16 * 1024 * 1024
 TRANSACTION_BYTES_MAX = 4 * 1024 * 1024
 TOKEN_SECONDS = 600
-TOKEN_PREFIX = b"kubefn:{txtoken}:"
 
 Decide = Callable[[Stored | None], dict[str, Any] | None]
 
@@ -262,12 +262,12 @@ class BatchApi(TableOperations):
         _refuse_repeats([(a.table, a.key) for a in actions])
         token = body.get("ClientRequestToken")
         fingerprint = hashlib.sha256(json.dumps(raw_actions, sort_keys=True).encode()).hexdigest()
-        token_key = TOKEN_PREFIX + str(token).encode() if token is not None else None
         if token is not None and not (isinstance(token, str) and 1 <= len(token) <= 36):
             raise ValidationError(
                 "1 validation error detected: Value at 'clientRequestToken' failed to satisfy "
                 "constraint: Member must have length less than or equal to 36"
             )
+        token_key = tabledata.token_key(actions[0].table.id, token) if token is not None else None
         for action in actions:
             if action.writes:
                 await self._meter.before_write(action.table)

@@ -65,17 +65,17 @@ return 0
 """
 
 _TAG = """
-local function tag(t, pkm)
-  return 'kubefn:tbl:{' .. t .. '|' .. string.sub(redis.sha1hex(pkm), 1, 16) .. '}'
+local function tag(t)
+  return 'kubefn:tbl:{' .. t .. '}'
 end
 local function item_key(t, mode, pkm, member)
-  if mode == 'p' then return tag(t, pkm) .. ':i:' .. pkm .. '\\0' .. member end
+  if mode == 'p' then return tag(t) .. ':i:' .. pkm .. '\\0' .. member end
   local a = string.find(member, '\\0', 1, true)
-  if mode == 'l' then return tag(t, pkm) .. ':i:' .. pkm .. '\\0' .. string.sub(member, a + 1) end
+  if mode == 'l' then return tag(t) .. ':i:' .. pkm .. '\\0' .. string.sub(member, a + 1) end
   local rest = string.sub(member, a + 1)
   local b = string.find(rest, '\\0', 1, true)
   local p = string.sub(rest, 1, b - 1)
-  return tag(t, p) .. ':i:' .. p .. '\\0' .. string.sub(rest, b + 1)
+  return tag(t) .. ':i:' .. p .. '\\0' .. string.sub(rest, b + 1)
 end
 """
 
@@ -127,7 +127,7 @@ while found < count do
     if keep then
       local zset
       if mode == 'g' then zset = ARGV[4] .. pkm
-      else zset = tag(t, pkm) .. ARGV[5] .. pkm end
+      else zset = tag(t) .. ARGV[5] .. pkm end
       local from = '-'
       if after ~= '' and pkm == ARGV[11] then from = '(' .. after end
       after = ''
