@@ -236,10 +236,16 @@ def _problems(manifest: dict[str, Any]) -> list[str]:
             id="deletion-policy-unknown",
         ),
         pytest.param(
+            {"deletionProtectionEnabled": "on"},
+            "spec.deletionProtectionEnabled: must be of type boolean (got str 'on')",
+            id="deletion-protection-not-boolean",
+        ),
+        pytest.param(
             {"readCapacity": 5},
             "spec.readCapacity: unknown field (known fields: attributeDefinitions, billingMode,"
-            " deletionPolicy, globalSecondaryIndexes, keySchema, localSecondaryIndexes,"
-            " provisionedThroughput, stream, tableClass, tableName, triggers, ttl)",
+            " deletionPolicy, deletionProtectionEnabled, globalSecondaryIndexes, keySchema,"
+            " localSecondaryIndexes, provisionedThroughput, stream, tableClass, tableName,"
+            " triggers, ttl)",
             id="unknown-field",
         ),
     ],
