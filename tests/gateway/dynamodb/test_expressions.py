@@ -1096,3 +1096,33 @@ def test_key_condition_refused(expression: str, range_key: str | None, message: 
         error_of(lambda: parse_key_condition(expression, ctx, hash_key="id", range_key=range_key))
         == message
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "names", "operator", "first"),
+    [
+        ("a = a", None, "=", "[a]"),
+        ("#n <> a", {"#n": "a"}, "<>", "[a]"),
+        ("a.b[1] < a.b[1]", None, "<", "[a, b, 1]"),
+        ("size(a) >= size(a)", None, ">=", "size([a])"),
+        ("a BETWEEN :v AND a", None, "BETWEEN", "[a]"),
+        ("a IN (:v, a)", None, "IN", "[a]"),
+        ("contains(a, a)", None, "contains", "[a]"),
+        ("begins_with(a, #n)", {"#n": "a"}, "begins_with", "[a]"),
+        (":v = :v", None, "=", ":v"),
+    ],
+)
+def test_operands_must_be_distinct(
+    text: str, names: dict[str, str] | None, operator: str, first: str
+) -> None:
+    with pytest.raises(ValidationError) as refused:
+        parse_condition(text, ExpressionContext(names, {":v": {"S": "x"}}))
+    assert refused.value.message == (
+        "Invalid ConditionExpression: The first operand must be distinct from the remaining "
+        f"operands for this operator or function; operator: {operator}, first operand: {first}"
+    )
+
+
+def test_equal_values_under_different_names_are_distinct_operands() -> None:
+    ctx = ExpressionContext(None, {":a": {"S": "x"}, ":b": {"S": "x"}})
+    assert parse_condition(":a = :b", ctx).evaluate({})

@@ -74,9 +74,9 @@ def condition(node: nodes.Condition, ctx: ExpressionContext, field: str) -> node
     if isinstance(node, nodes.Not):
         return nodes.Not(condition(node.condition, ctx, field))
     if isinstance(node, nodes.Comparison):
-        return nodes.Comparison(
-            node.operator, operand(node.left, ctx, field), operand(node.right, ctx, field)
-        )
+        left, right = operand(node.left, ctx, field), operand(node.right, ctx, field)
+        _distinct((node.left, left), [(node.right, right)], node.operator, field)
+        return nodes.Comparison(node.operator, left, right)
     if isinstance(node, nodes.Between):
         low, high = operand(node.low, ctx, field), operand(node.high, ctx, field)
         if isinstance(low, nodes.Literal) and isinstance(high, nodes.Literal):
@@ -88,12 +88,15 @@ def condition(node: nodes.Condition, ctx: ExpressionContext, field: str) -> node
                     f"lower bound; lower bound operand: AttributeValue: {_show(low.value)}, "
                     f"upper bound operand: AttributeValue: {_show(high.value)}",
                 )
-        return nodes.Between(operand(node.operand, ctx, field), low, high)
+        subject = operand(node.operand, ctx, field)
+        _distinct((node.operand, subject), [(node.low, low), (node.high, high)], "BETWEEN", field)
+        return nodes.Between(subject, low, high)
     if isinstance(node, nodes.In):
-        return nodes.In(
-            operand(node.operand, ctx, field),
-            tuple(operand(option, ctx, field) for option in node.options),
-        )
+        subject = operand(node.operand, ctx, field)
+        options = tuple(operand(option, ctx, field) for option in node.options)
+        pairs = list(zip(node.options, options, strict=True))
+        _distinct((node.operand, subject), pairs, "IN", field)
+        return nodes.In(subject, options)
     return _function(node, ctx, field)
 
 
@@ -115,7 +118,40 @@ def _function(node: nodes.Function, ctx: ExpressionContext, field: str) -> nodes
             _expect_type(
                 argument, ("S", "B"), "operator or function: begins_with", field, short=True
             )
+    if node.name in ("begins_with", "contains"):
+        pairs = list(zip(node.arguments, arguments, strict=True))
+        _distinct(pairs[0], pairs[1:], node.name, field)
     return nodes.Function(node.name, arguments)
+
+
+def _distinct(
+    first: tuple[nodes.Operand, nodes.Operand],
+    others: list[tuple[nodes.Operand, nodes.Operand]],
+    operator: str,
+    field: str,
+) -> None:
+    """DynamoDB refuses an operator whose first operand repeats among the others (`a = a`,
+    `contains(a, a)`): the same path (whatever names spell it) or the same placeholder."""
+    written, bound = first
+    shown = bound if isinstance(bound, nodes.Path | nodes.Size) else written
+    for other_written, other_bound in others:
+        same_path = isinstance(bound, nodes.Path | nodes.Size) and bound == other_bound
+        if same_path or written == other_written:
+            raise invalid(
+                field,
+                "The first operand must be distinct from the remaining operands for this "
+                f"operator or function; operator: {operator}, first operand: {_operand(shown)}",
+            )
+
+
+def _operand(node: nodes.Operand) -> str:
+    if isinstance(node, nodes.Path):
+        return "[" + ", ".join(str(e) for e in node.elements) + "]"
+    if isinstance(node, nodes.Placeholder):
+        return node.name
+    if isinstance(node, nodes.Size):
+        return f"size({_operand(node.path)})"
+    return type(node).__name__
 
 
 def action(node: nodes.Action, ctx: ExpressionContext, field: str) -> nodes.Action:
