@@ -1,10 +1,11 @@
 """A table's stream as DynamoDB Streams and Lambda show it.
 
-The stream is one Redis Stream per table (kubefn.tabledata), read as DynamoDB's
-one shard. Both the Streams API and the trigger runner read entries here and
-shape them into AWS's record, so a record looks the same to a GetRecords caller
-and to a function. Positions are Redis XRANGE starts: "-" (the oldest record
-kept), "(<id>" (after an entry) or "<id>" (at an entry).
+The stream is one Redis Stream per table (kubefn.tabledata); each of the table's
+stream generations is a range of its entry ids, read as DynamoDB's one shard.
+Both the Streams API and the trigger runner read entries here and shape them
+into AWS's record, so a record looks the same to a GetRecords caller and to a
+function. Positions are Redis XRANGE starts: "-" (the oldest record kept),
+"(<id>" (after an entry) or "<id>" (at an entry).
 """
 
 from __future__ import annotations
@@ -108,17 +109,33 @@ def lambda_record(entry: Entry, *, table_id: str, region: str, stream_arn: str) 
     return shaped
 
 
-async def read(client: aioredis.Redis, table_id: str, *, start: str, count: int) -> list[Entry]:
-    """Up to `count` entries from `start` on, oldest first, none past the retention.
+async def read(
+    client: aioredis.Redis,
+    table_id: str,
+    *,
+    generation: tabledata.StreamGeneration,
+    start: str,
+    count: int,
+) -> list[Entry]:
+    """Up to `count` of a generation's entries from `start` on, oldest first, none past
+    the retention.
 
     Writes trim the stream; a table nobody writes to keeps its old entries in
     Redis, so reads hold the 24 hours themselves.
     """
-    floor = retention_floor()
-    if start == HORIZON or id_key(start.lstrip("(")) < id_key(floor):
-        start = floor
-    raw: Any = await client.xrange(tabledata.stream_key(table_id), min=start, max="+", count=count)
+    start = max(start, retention_floor(), after(generation.after), key=_start_key)
+    raw: Any = await client.xrange(
+        tabledata.stream_key(table_id), min=start, max=generation.last or "+", count=count
+    )
     return [parse(entry_id, fields) for entry_id, fields in raw]
+
+
+def _start_key(start: str) -> tuple[int, int, int]:
+    """An XRANGE start as a sortable triple: "(<id>" comes just after "<id>"."""
+    if start == HORIZON:
+        return 0, 0, 0
+    ms, seq = id_key(start.lstrip("("))
+    return ms, seq, int(start.startswith("("))
 
 
 async def wait(

@@ -1,8 +1,11 @@
 """DynamoDB Streams' API (2012-08-10), so boto3's `dynamodbstreams` client works unchanged.
 
-Each table's stream is one shard that stays open while the stream is enabled. A
-shard iterator is a position (see streams.py) with an expiry, carried by the
-client as an opaque token, so any gateway replica continues any iterator.
+Each stream is one shard that stays open while the stream is enabled. Disabling
+a table's stream closes it; enabling it again begins a new stream (a new label
+and ARN). A closed stream, a deleted table's too, is read and listed for 24 hours
+(kubefn.tabledata's stream generations). A shard iterator is a position (see
+streams.py) with an expiry, carried by the client as an opaque token, so any
+gateway replica continues any iterator.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from kubefn_gateway.dynamodb.errors import (
     TrimmedDataAccess,
     ValidationError,
 )
-from kubefn_gateway.dynamodb.tables import Table, TableCatalog
+from kubefn_gateway.dynamodb.tables import TableCatalog
 from kubefn_gateway.settings import GatewaySettings
 
 TARGET_PREFIX = "DynamoDBStreams_20120810"
@@ -41,14 +44,19 @@ ITERATOR_TYPES = ("TRIM_HORIZON", "LATEST", "AT_SEQUENCE_NUMBER", "AFTER_SEQUENC
 
 @dataclass(frozen=True)
 class _Stream:
-    table: Table
-    label: str
+    table_id: str
+    table_name: str
+    generation: tabledata.StreamGeneration
     arn: str
-    created: float | None
+    served: bool  # its table is (still) served
+
+    @property
+    def label(self) -> str:
+        return self.generation.label
 
     @property
     def enabled(self) -> bool:
-        return self.table.stream_view_type is not None
+        return self.served and self.generation.enabled
 
 
 @dataclass(frozen=True)
@@ -110,16 +118,18 @@ class StreamsApi:
 
     async def list_streams(self, body: dict[str, Any]) -> dict[str, Any]:
         limit = requests.positive_int(body, "Limit", maximum=STREAMS_LIMIT_MAX) or STREAMS_LIMIT_MAX
+        found: list[_Stream] = []
         if body.get("TableName") is not None:
             name = requests.table_name(body)
-            candidates = [requests.find_table(self._tables, self._namespace, name)]
+            found = await self._streams_of(tabledata.table_id(self._namespace, name))
+            if not found:  # a deleted table's streams are listed, a missing table refused
+                requests.find_table(self._tables, self._namespace, name)
         else:
-            candidates = [t for t in self._tables.all() if t.namespace == self._namespace]
-        found: list[_Stream] = []
-        for table in candidates:
-            stream = await self._stream_of(table)
-            if stream is not None and (stream.enabled or await self._holds_records(stream)):
-                found.append(stream)
+            served = [t.id for t in self._tables.all() if t.namespace == self._namespace]
+            deleted = await tabledata.deleted_streams(self._redis, now=self._clock())
+            prefix = tabledata.table_id(self._namespace, "")
+            for table_id in sorted({*served, *(t for t in deleted if t.startswith(prefix))}):
+                found += await self._streams_of(table_id)
         found.sort(key=lambda s: s.arn)
         start = body.get("ExclusiveStartStreamArn")
         if isinstance(start, str) and start:
@@ -127,7 +137,7 @@ class StreamsApi:
         page = found[:limit]
         result: dict[str, Any] = {
             "Streams": [
-                {"StreamArn": s.arn, "TableName": s.table.name, "StreamLabel": s.label}
+                {"StreamArn": s.arn, "TableName": s.table_name, "StreamLabel": s.label}
                 for s in page
             ]
         }
@@ -138,28 +148,28 @@ class StreamsApi:
     async def describe_stream(self, body: dict[str, Any]) -> dict[str, Any]:
         stream = await self._find(body.get("StreamArn"))
         requests.positive_int(body, "Limit", maximum=STREAMS_LIMIT_MAX)
-        bounds = await streams.bounds(self._redis, stream.table.id)
-        view_type = stream.table.stream_view_type or await self._last_view_type(stream)
+        generation = stream.generation
         description: dict[str, Any] = {
             "StreamArn": stream.arn,
             "StreamLabel": stream.label,
             "StreamStatus": "ENABLED" if stream.enabled else "DISABLED",
         }
-        if view_type is not None:
-            description["StreamViewType"] = view_type
-        if stream.created is not None:
-            description["CreationRequestDateTime"] = stream.created
-        description["TableName"] = stream.table.name
-        description["KeySchema"] = stream.table.key.describe()
-        shard_id = streams.shard_id(table_id=stream.table.id, label=stream.label)
+        if generation.view_type:
+            description["StreamViewType"] = generation.view_type
+        description["CreationRequestDateTime"] = generation.created
+        description["TableName"] = stream.table_name
+        description["KeySchema"] = [dict(k) for k in generation.key_schema]
+        shard_id = streams.shard_id(table_id=stream.table_id, label=stream.label)
         if body.get("ExclusiveStartShardId") == shard_id:
             description["Shards"] = []
             return {"StreamDescription": description}
-        numbers = {"StartingSequenceNumber": self._starting_sequence(stream, bounds)}
+        numbers = {"StartingSequenceNumber": await self._starting_sequence(stream)}
         if not stream.enabled:
-            last = bounds.last_generated
+            last = generation.last or generation.after
             numbers["EndingSequenceNumber"] = (
-                tabledata.sequence_number(last) if last else numbers["StartingSequenceNumber"]
+                tabledata.sequence_number(last)
+                if streams.id_key(last) > streams.id_key(generation.after)  # it wrote records
+                else numbers["StartingSequenceNumber"]
             )
         description["Shards"] = [{"ShardId": shard_id, "SequenceNumberRange": numbers}]
         return {"StreamDescription": description}
@@ -172,7 +182,7 @@ class StreamsApi:
                 "1 validation error detected: Value null at 'shardId' failed to satisfy "
                 "constraint: Member must not be null"
             )
-        if shard_id != streams.shard_id(table_id=stream.table.id, label=stream.label):
+        if shard_id != streams.shard_id(table_id=stream.table_id, label=stream.label):
             raise ResourceNotFound(
                 f"Requested resource not found: Shard does not exist: {shard_id}"
             )
@@ -182,18 +192,21 @@ class StreamsApi:
                 "satisfy constraint: Member must not be null"
             )
         kind = requests.choice(body, "ShardIteratorType", ITERATOR_TYPES, default="")
-        bounds = await streams.bounds(self._redis, stream.table.id)
+        generation = stream.generation
         if kind == "TRIM_HORIZON":
             position = streams.HORIZON
         elif kind == "LATEST":
-            last = bounds.last_generated or await streams.now_id(self._redis)
+            last = generation.last
+            if last is None:
+                bounds = await streams.bounds(self._redis, stream.table_id)
+                last = bounds.last_generated or await streams.now_id(self._redis)
             position = streams.after(last)
         else:
             entry_id = self._sequence(body.get("SequenceNumber"), kind=kind)
             self._check_kept(entry_id, stream=stream)
             position = streams.after(entry_id) if kind == "AFTER_SEQUENCE_NUMBER" else entry_id
         token = _Iterator(
-            table_id=stream.table.id,
+            table_id=stream.table_id,
             label=stream.label,
             position=position,
             expires=self._clock() + ITERATOR_SECONDS,
@@ -210,9 +223,8 @@ class StreamsApi:
                 f"Iterator expired. The iterator was created at time {_iso(created)} "
                 f"while right now it is {_iso(now)}."
             )
-        table = self._tables.get(iterator.table_id)
-        stream = await self._stream_of(table) if table is not None else None
-        if stream is None or stream.label != iterator.label:
+        stream = await self._stream(iterator.table_id, iterator.label)
+        if stream is None:
             raise ResourceNotFound(
                 f"Requested resource not found: Stream for iterator of {iterator.table_id} "
                 "no longer exists"
@@ -220,12 +232,16 @@ class StreamsApi:
         if iterator.position != streams.HORIZON:
             self._check_kept(iterator.position.lstrip("("), stream=stream)
         entries = await streams.read(
-            self._redis, stream.table.id, start=iterator.position, count=limit
+            self._redis,
+            stream.table_id,
+            generation=stream.generation,
+            start=iterator.position,
+            count=limit,
         )
         records: list[dict[str, Any]] = []
         size = 0
         for count, entry in enumerate(entries):
-            record = streams.shape(entry, table_id=stream.table.id, region=self._region)
+            record = streams.shape(entry, table_id=stream.table_id, region=self._region)
             size += len(json.dumps(record, separators=(",", ":")))
             if size > RECORDS_BYTES_MAX and count:
                 entries = entries[:count]  # the rest on the next call
@@ -235,7 +251,7 @@ class StreamsApi:
         position = streams.after(entries[-1].id) if entries else iterator.position
         if stream.enabled or entries:
             next_iterator = _Iterator(
-                table_id=stream.table.id,
+                table_id=stream.table_id,
                 label=stream.label,
                 position=position,
                 expires=now + ITERATOR_SECONDS,
@@ -254,42 +270,50 @@ class StreamsApi:
         name, marker, label = resource.partition("/stream/")
         if not arn.startswith("arn:") or not name or not marker or not label:
             raise ValidationError(f"Invalid StreamArn: {arn}")
-        table = self._tables.get(tabledata.table_id(self._namespace, name))
-        stream = await self._stream_of(table) if table is not None else None
-        if stream is None or stream.label != label:
+        stream = await self._stream(tabledata.table_id(self._namespace, name), label)
+        if stream is None:
             raise ResourceNotFound(f"Requested resource not found: Stream: {arn} not found")
         return stream
 
-    async def _stream_of(self, table: Table) -> _Stream | None:
-        stats = await tabledata.stats(self._redis, table.id)
-        if stats.stream_label is None:
-            return None
-        arn = streams.stream_arn(
-            region=self._region,
-            account_id=self._account_id,
-            table_name=table.name,
-            label=stats.stream_label,
+    async def _stream(self, table_id: str, label: str) -> _Stream | None:
+        return next((s for s in await self._streams_of(table_id) if s.label == label), None)
+
+    async def _streams_of(self, table_id: str) -> list[_Stream]:
+        """A table's streams still readable: the enabled one, those closed within 24 hours."""
+        now = self._clock()
+        served = self._tables.get(table_id) is not None
+        name = table_id.partition("/")[2]
+        return [
+            _Stream(
+                table_id=table_id,
+                table_name=name,
+                generation=generation,
+                arn=streams.stream_arn(
+                    region=self._region,
+                    account_id=self._account_id,
+                    table_name=name,
+                    label=generation.label,
+                ),
+                served=served,
+            )
+            for generation in await tabledata.stream_generations(self._redis, table_id)
+            if not generation.expired(now=now)
+        ]
+
+    async def _starting_sequence(self, stream: _Stream) -> str:
+        """The first record the stream holds; without one, the number the next would get."""
+        generation = stream.generation
+        entries = await streams.read(
+            self._redis, stream.table_id, generation=generation, start=streams.HORIZON, count=1
         )
-        return _Stream(table=table, label=stats.stream_label, arn=arn, created=stats.created)
-
-    async def _holds_records(self, stream: _Stream) -> bool:
-        return bool(await self._redis.exists(tabledata.stream_key(stream.table.id)))
-
-    async def _last_view_type(self, stream: _Stream) -> str | None:
-        """A disabled stream's view type: the one its last record was written with."""
-        raw: Any = await self._redis.xrevrange(tabledata.stream_key(stream.table.id), count=1)
-        if not raw:
-            return None
-        return streams.parse(*raw[0]).record.view_type
-
-    def _starting_sequence(self, stream: _Stream, bounds: streams.Bounds) -> str:
-        if bounds.first is not None:
-            return tabledata.sequence_number(bounds.first)
-        if bounds.last_generated is not None:  # every record trimmed: the next one
-            ms, seq = streams.id_key(bounds.last_generated)
-            return tabledata.sequence_number(f"{ms}-{seq + 1}")
-        created = stream.created if stream.created is not None else self._clock()
-        return tabledata.sequence_number(f"{int(created * 1000)}-0")
+        if entries:
+            return entries[0].sequence_number
+        ms, seq = max(
+            streams.id_key(generation.after),
+            streams.id_key(streams.retention_floor(now=self._clock())),
+            (int(generation.created * 1000), 0),
+        )
+        return tabledata.sequence_number(f"{ms}-{seq + 1}")
 
     def _sequence(self, value: Any, *, kind: str) -> str:
         if value is None:

@@ -7,7 +7,6 @@ handling never re-reads the spec's nested lists.
 from __future__ import annotations
 
 import asyncio
-import datetime
 import logging
 import time
 from collections.abc import Mapping
@@ -152,20 +151,6 @@ class Table:
         )
 
 
-def stream_label(created: float) -> str:
-    """DynamoDB's stream label: the stream's creation time, ISO 8601 to the millisecond."""
-    moment = datetime.datetime.fromtimestamp(created, tz=datetime.UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
-
-
-# KEYS: meta; ARGV: now. Stamps a table's creation time once (it outlives revisions).
-_STAMP = """
-redis.call('HSETNX', KEYS[1], 'created', ARGV[1])
-redis.call('HSETNX', KEYS[1], 'streamLabel', ARGV[2])
-return redis.call('HGET', KEYS[1], 'created')
-"""
-
-
 class TableCatalog:
     """The tables this gateway serves, following the published config."""
 
@@ -207,12 +192,14 @@ class TableCatalog:
         current = self._tables.get(table.id)
         if current is not None and current.revision >= table.revision:
             return current
-        if table.id not in self._created:
-            now = time.time()
-            created = await self._redis.eval(
-                _STAMP, 1, tabledata.meta_key(table.id), repr(now), stream_label(now)
-            )
-            self._created[table.id] = float(created)
+        self._created[table.id] = await tabledata.sync_stream(
+            self._redis,
+            table.id,
+            revision=table.revision,
+            view_type=table.stream_view_type,
+            key_schema=table.key.describe(),
+            now=time.time(),
+        )
         self._tables[table.id] = table
         log.info("serving table %s revision %d", table.id, table.revision)
         self.changed.set()

@@ -122,29 +122,34 @@ class Consumer:
             await asyncio.gather(work, return_exceptions=True)
 
     async def _consume(self) -> None:
-        stats = await tabledata.stats(self._redis, self.trigger.table_id)
-        if stats.stream_label is None:
-            raise RuntimeError(f"table {self.trigger.table_id} has no stream label yet")
+        generations = await tabledata.stream_generations(self._redis, self.trigger.table_id)
+        current = generations[-1] if generations else None
+        if current is None or not current.enabled:
+            raise RuntimeError(f"table {self.trigger.table_id} has no enabled stream yet")
         self._stream_arn = streams.stream_arn(
             region=self._settings.region,
             account_id=self._settings.account_id,
             table_name=self.trigger.table_name,
-            label=stats.stream_label,
+            label=current.label,
         )
-        self._shard_id = streams.shard_id(table_id=self.trigger.table_id, label=stats.stream_label)
-        position = await self._start()
+        self._shard_id = streams.shard_id(table_id=self.trigger.table_id, label=current.label)
+        position = await self._start(current)
         while True:
             batch = await self._collect(after_id=position)
             if batch:
                 await self._deliver(batch)
                 position = batch[-1].id
 
-    async def _start(self) -> str:
-        """The entry id to read after: the checkpoint, made now for a new trigger."""
+    async def _start(self, stream: tabledata.StreamGeneration) -> str:
+        """The entry id to read after: the checkpoint, made now for a new trigger.
+
+        A new trigger's TRIM_HORIZON is where the table's current stream began,
+        not the records of an earlier stream (or of a table deleted under the name).
+        """
         sequence: Any = await self._redis.hget(self._checkpoint, "sequence")
         if sequence is None:
             if self.trigger.starting_position == "TRIM_HORIZON":
-                first = "0-0"
+                first = stream.after
             else:
                 bounds = await streams.bounds(self._redis, self.trigger.table_id)
                 first = bounds.last_generated or await streams.now_id(self._redis)
