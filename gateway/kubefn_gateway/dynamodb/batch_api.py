@@ -104,7 +104,7 @@ class BatchApi(TableOperations):
         found = await self._store.get_many([(table, key) for _, table, key, _ in wanted])
         responses: dict[str, list[dict[str, Any]]] = {name: [] for name, _, _, _ in wanted}
         unprocessed: dict[str, dict[str, Any]] = {}
-        usage: dict[str, tuple[Table, float, float]] = {}
+        usage: dict[str, tuple[Table, capacity.Usage]] = {}
         size = 0
         for (name, table, key, spec), stored in zip(wanted, found, strict=True):
             if size >= BATCH_GET_BYTES_MAX or not await self._meter.has_capacity(table, "read"):
@@ -116,7 +116,7 @@ class BatchApi(TableOperations):
                 [stored.item if stored else None], consistent=bool(spec.get("ConsistentRead"))
             )
             await self._meter.charge(table, read=units)
-            _add_usage(usage, name, table, read=units)
+            _add_usage(usage, name, table, capacity.Usage(read=units))
             if stored is None:
                 continue
             size += requests.item_size(stored.item)
@@ -173,38 +173,59 @@ class BatchApi(TableOperations):
                 f"constraint: Map value must satisfy constraint: [Member must have length less "
                 f"than or equal to {BATCH_WRITE_REQUESTS_MAX}]"
             )
+        # The items as they are now: what each write changes in its table's indexes, and so
+        # whether an index out of capacity holds it back, depends on what it replaces.
+        found = await self._store.get_many([(t, k) for _, t, k, _, _ in planned])
         accepted = []
+        read: list[Stored | None] = []  # what each accepted write found
         unprocessed: dict[str, list[Mapping[str, Any]]] = {}
-        # Each table's capacity is taken as the batch goes, so a batch larger than what is
-        # left is processed in part and the rest comes back unprocessed.
-        left: dict[str, float | None] = {}
-        for name, table, key, after, write in planned:
-            if table.id not in left:
-                left[table.id] = await self._meter.available(table, "write")
-            units_left = left[table.id]
-            if units_left is not None and units_left <= 0:
+        # Each table's (and each index's of its own) capacity is taken as the batch goes, so a
+        # batch larger than what is left is processed in part and the rest comes back
+        # unprocessed.
+        left: dict[tuple[str, str], float | None] = {}
+        for (name, table, key, after, write), stored in zip(planned, found, strict=True):
+            before = stored.item if stored else None
+            costs = {"": capacity.write_units([after])}  # "": the table itself
+            metered = capacity.metered_indexes(table)
+            if metered:
+                touched = capacity.index_writes(table, before, after)
+                costs.update((i.name, touched[i.name][1]) for i in metered if i.name in touched)
+            for index_name in costs:
+                if (table.id, index_name) not in left:
+                    left[table.id, index_name] = await self._meter.available(
+                        table, "write", table.indexes.get(index_name)
+                    )
+            remaining = {n: left[table.id, n] for n in costs}
+            if any(units is not None and units <= 0 for units in remaining.values()):
                 unprocessed.setdefault(name, []).append(write)
                 continue
             accepted.append((name, table, key, after))
-            if units_left is not None:
-                left[table.id] = units_left - capacity.write_units([after])
+            read.append(stored)
+            for index_name, units in remaining.items():
+                if units is not None:
+                    left[table.id, index_name] = units - costs[index_name]
         if not accepted:
             # None of the items could be written for want of throughput.
             raise self._meter.refuse()
-        for _ in range(ATTEMPTS_MAX):
-            found = await self._store.get_many([(t, k) for _, t, k, _ in accepted])
+        found = read
+        for attempt in range(ATTEMPTS_MAX):
+            if attempt:
+                found = await self._store.get_many([(t, k) for _, t, k, _ in accepted])
             changes = [
                 Change(table=t, key=k, before=s, after=a)
                 for (_, t, k, a), s in zip(accepted, found, strict=True)
                 if not (s is None and a is None)
             ]
             if await self._store.commit(changes) is None:
-                usage: dict[str, tuple[Table, float, float]] = {}
-                for (name, table, _key, after), stored in zip(accepted, found, strict=True):
+                usage: dict[str, tuple[Table, capacity.Usage]] = {}
+                for (name, table, key, after), stored in zip(accepted, found, strict=True):
                     # deleting an absent item costs a unit too
-                    units = capacity.write_units([stored.item if stored else None, after])
-                    await self._meter.charge(table, write=units)
-                    _add_usage(usage, name, table, write=units)
+                    change = Change(table=table, key=key, before=stored, after=after)
+                    _add_usage(usage, name, table, _spent(body, change))
+                for table, spent in usage.values():
+                    await self._meter.charge(
+                        table, read=spent.read, write=spent.write, indexes=spent.indexes
+                    )
                 return capacity.report_each(body, {"UnprocessedItems": unprocessed}, usage)
         for name, requests_ in _as_requests(accepted).items():
             unprocessed.setdefault(name, []).extend(requests_)
@@ -237,11 +258,11 @@ class BatchApi(TableOperations):
         _refuse_repeats([(t, k) for _, t, k, _ in wanted])
         found = await self._store.get_many([(t, k) for _, t, k, _ in wanted], atomically=True)
         responses: list[dict[str, Any]] = []
-        usage: dict[str, tuple[Table, float, float]] = {}
+        usage: dict[str, tuple[Table, capacity.Usage]] = {}
         for (name, table, _key, projection), stored in zip(wanted, found, strict=True):
             units = 2 * capacity.read_units([stored.item if stored else None], consistent=True)
             await self._meter.charge(table, read=units)
-            _add_usage(usage, name, table, read=units)
+            _add_usage(usage, name, table, capacity.Usage(read=units))
             if stored is None:
                 responses.append({})
             else:
@@ -308,6 +329,10 @@ class BatchApi(TableOperations):
             size = sum(requests.item_size(c.after) for c in changes if c.after)
             if size > TRANSACTION_BYTES_MAX:
                 raise ValidationError("Transaction request exceeds the maximum size of 4 MB")
+            # transactions cost double, on indexes too; an index out of capacity throttles
+            spent = [_spent(body, change).scaled(2) for change in changes]
+            for change, change_units in zip(changes, spent, strict=True):
+                await self._meter.before_index_writes(change.table, change_units.indexes)
             extra = None
             if token_key is not None:
                 extra = (token_key, fingerprint, TOKEN_SECONDS)
@@ -320,20 +345,23 @@ class BatchApi(TableOperations):
                 }
                 raise _canceled(reasons) from None
             if committed:
-                usage: dict[str, tuple[Table, float, float]] = {}
+                usage: dict[str, tuple[Table, capacity.Usage]] = {}
                 for action, stored in zip(actions, found, strict=True):
                     if not action.writes:  # a ConditionCheck reads its item
                         units = 2 * capacity.read_units(
                             [stored.item if stored else None], consistent=True
                         )
-                        await self._meter.charge(action.table, read=units)
-                        _add_usage(usage, action.name, action.table, read=units)
-                for position, change in zip(acting, changes, strict=True):
-                    units = 2 * capacity.write_units(
-                        [change.before.item if change.before else None, change.after]
+                        _add_usage(usage, action.name, action.table, capacity.Usage(read=units))
+                for position, change_units in zip(acting, spent, strict=True):
+                    action = actions[position]
+                    _add_usage(usage, action.name, action.table, change_units)
+                for table, units_spent in usage.values():
+                    await self._meter.charge(
+                        table,
+                        read=units_spent.read,
+                        write=units_spent.write,
+                        indexes=units_spent.indexes,
                     )
-                    await self._meter.charge(change.table, write=units)
-                    _add_usage(usage, actions[position].name, change.table, write=units)
                 return capacity.report_each(body, {}, usage)
         raise TransactionCanceled(
             "Transaction cancelled, please refer cancellation reasons for specific reasons "
@@ -453,14 +481,23 @@ def _as_requests(
     return out
 
 
+def _spent(body: Mapping[str, Any], change: Change) -> capacity.Usage:
+    """Units a change spends: on its table and, when they count, on its indexes."""
+    before = change.before.item if change.before else None
+    indexes = (
+        capacity.index_writes(change.table, before, change.after)
+        if change.table.indexes and capacity.counted(body, change.table)
+        else {}
+    )
+    return capacity.Usage(write=capacity.write_units([before, change.after]), indexes=indexes)
+
+
 def _add_usage(
-    usage: dict[str, tuple[Table, float, float]],
+    usage: dict[str, tuple[Table, capacity.Usage]],
     name: str,
     table: Table,
-    *,
-    read: float = 0.0,
-    write: float = 0.0,
+    spent: capacity.Usage,
 ) -> None:
     """Units spent on a table, under the name (or ARN) the request gave it."""
-    _, reads, writes = usage.get(name, (table, 0.0, 0.0))
-    usage[name] = (table, reads + read, writes + write)
+    _, so_far = usage.get(name, (table, capacity.Usage()))
+    usage[name] = (table, so_far + spent)

@@ -156,6 +156,12 @@ class ItemsApi(TableOperations):
                     units = capacity.write_units([stored.item if stored else None])
                     await self._meter.charge(table, write=units)
                 raise
+            before = stored.item if stored else None
+            indexes: dict[str, tuple[float, float]] = {}
+            if table.indexes and capacity.counted(body, table):
+                indexes = capacity.index_writes(table, before, decision.after)
+                # an index out of write capacity throttles the table's writes that touch it
+                await self._meter.before_index_writes(table, indexes)
             if stored is None and decision.after is None:
                 failed = None  # deleting nothing
             else:
@@ -169,9 +175,9 @@ class ItemsApi(TableOperations):
                     result["ItemCollectionMetrics"] = collection_metrics(table, key, size)
                 if not capacity.counted(body, table):
                     return result
-                units = capacity.write_units([stored.item if stored else None, decision.after])
-                await self._meter.charge(table, write=units)
-                return capacity.report(body, table, result, write=units)
+                units = capacity.write_units([before, decision.after])
+                await self._meter.charge(table, write=units, indexes=indexes)
+                return capacity.report(body, table, result, write=units, indexes=indexes)
         raise InternalServerError("The item kept changing under this write; try again")
 
 

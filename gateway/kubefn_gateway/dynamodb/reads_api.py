@@ -94,7 +94,7 @@ class ReadsApi(TableOperations):
                 low = max(low, b"(" + start.member, key=_bound_order)
             else:
                 high = min(high, b"(" + start.member, key=_bound_order)
-        await self._meter.before_read(table)
+        await self._meter.before_read(table, index)
 
         async def fetch(after: Entry | None, count: int) -> list[Entry]:
             nonlocal low, high
@@ -126,7 +126,7 @@ class ReadsApi(TableOperations):
                 f"correct Segment. TotalSegments: {total} "
                 f"Segment: {segment_of(start.partition, total)}"
             )
-        await self._meter.before_read(table)
+        await self._meter.before_read(table, index)
 
         async def fetch(after: Entry | None, count: int) -> list[Entry]:
             if after is not None:
@@ -147,8 +147,11 @@ class ReadsApi(TableOperations):
         table, index = reading.table, reading.index
         items = [entry.item for entry in page.entries]
         units = capacity.read_units_of(page.size, consistent=reading.consistent)
+        # reading an index spends the index's units (a global one's own, when it has them)
+        spent = {index.name: (units, 0.0)} if index is not None else {}
+        table_units = 0.0 if index is not None else units
         if table.provisioned is not None:
-            await self._meter.charge(table, read=units)
+            await self._meter.charge(table, read=table_units, indexes=spent)
         if reading.filter is not None:
             items = [item for item in items if reading.filter.evaluate(item)]
         result: dict[str, Any] = {"Count": len(items), "ScannedCount": len(page.entries)}
@@ -156,7 +159,7 @@ class ReadsApi(TableOperations):
             result["Items"] = [_shape(item, reading) for item in items]
         if page.more and page.entries:
             result["LastEvaluatedKey"] = _last_key(page.entries[-1].item, table, index)
-        return capacity.report(body, table, result, read=units)
+        return capacity.report(body, table, result, read=table_units, indexes=spent)
 
 
 async def _fill(
