@@ -182,12 +182,12 @@ class _Checker:
         type_ = state.get("Type")
         if "Type" not in state:
             self.refuse(path, f"must have Type, one of {', '.join(TYPES)}")
-            return []
+            return _loose_next(state, path)
         if type_ not in TYPES:
             self.refuse(
                 join(path, "Type"), f"must be one of {', '.join(TYPES)} (got {show(type_)})"
             )
-            return []
+            return _loose_next(state, path)
         if "QueryLanguage" in state:
             self.add(one_of(state["QueryLanguage"], join(path, "QueryLanguage"), QUERY_LANGUAGES))
             if state["QueryLanguage"] == "JSONPath" and language == "JSONata":
@@ -425,6 +425,12 @@ class _Checker:
             self.refuse(where, f"States.ALL must appear alone (got {show(errors)})")
         if "States.ALL" in errors and not last:
             self.refuse(where, "States.ALL must be in the last handler of its list")
+
+
+def _loose_next(state: dict[str, Any], path: str) -> list[tuple[str, str]]:
+    """The Next of a state whose Type is broken, so the states after it still count as reached."""
+    target = state.get("Next")
+    return [(join(path, "Next"), target)] if isinstance(target, str) else []
 
 
 def _machine_part(processor: Any) -> Any:

@@ -660,3 +660,11 @@ def test_jsonata_fields_are_accepted_in_a_jsonata_machine() -> None:
 )
 def test_task_resources_that_name_something_are_accepted(resource: str) -> None:
     assert problems_of(machine(A=task(Resource=resource))) == []
+
+
+def test_a_state_with_a_broken_type_still_leads_to_its_next() -> None:
+    definition = machine(A={"Type": "Lambda", "Next": "B"}, B=DONE)
+    assert problems_of(definition) == [
+        "States.A.Type: must be one of Task, Pass, Choice, Wait, Succeed, Fail, Parallel, Map "
+        "(got 'Lambda')"
+    ]
