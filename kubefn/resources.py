@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from kubefn import config, function, table
+from kubefn import config, function, statemachine, table
 from kubefn.schema import Problem, Schema
 
 GROUP = "kubefn.io"
@@ -77,6 +77,15 @@ def _compile_table(
     return table.compile_table(manifest)
 
 
+def _compile_statemachine(
+    manifest: Mapping[str, Any],
+    *,
+    base_dir: Path | None,
+    config_maps: Mapping[str, Mapping[str, str]],
+) -> statemachine.CompiledStateMachine:
+    return statemachine.compile_statemachine(manifest)
+
+
 _READY = {
     "name": "Ready",
     "type": "string",
@@ -118,7 +127,22 @@ TABLE = Kind(
     ),
 )
 
-KINDS: dict[str, Kind] = {kind.kind: kind for kind in (FUNCTION, TABLE)}
+STATE_MACHINE = Kind(
+    kind=statemachine.KIND,
+    plural="statemachines",
+    singular="statemachine",
+    short_names=("sm",),
+    spec_schema=statemachine.SPEC_SCHEMA,
+    status_schema=statemachine.STATUS_SCHEMA,
+    compile=_compile_statemachine,
+    printer_columns=(
+        {"name": "Type", "type": "string", "jsonPath": ".spec.type"},
+        _READY,
+        _AGE,
+    ),
+)
+
+KINDS: dict[str, Kind] = {kind.kind: kind for kind in (FUNCTION, TABLE, STATE_MACHINE)}
 
 
 def compile_manifest(

@@ -1,8 +1,8 @@
 """`kubefn dev DIR` — the whole platform on one machine, reading the same manifests
 a user applies with kubectl.
 
-It plays the operator's part: compiles the folder's Functions and Tables with
-the shared compile step, publishes them to Redis (the embedded server unless
+It plays the operator's part: compiles the folder's Functions, Tables and
+StateMachines with the shared compile step, publishes them to Redis (the embedded server unless
 REDIS_URL), runs the gateway, and republishes whenever a manifest or a code
 file changes. In-flight invocations finish on the version they started on.
 """

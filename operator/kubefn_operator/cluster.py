@@ -19,7 +19,7 @@ import kubernetes.client
 from kubernetes.client.exceptions import ApiException
 
 from kubefn.rbac import Permission
-from kubefn.resources import FUNCTION, GROUP, TABLE, VERSION
+from kubefn.resources import FUNCTION, GROUP, STATE_MACHINE, TABLE, VERSION
 
 FIELD_MANAGER = "kubefn-operator"
 USER_AGENT = "kubefn-operator"
@@ -27,12 +27,14 @@ MERGE_PATCH = "application/merge-patch+json"
 
 
 PERMISSIONS: tuple[Permission, ...] = (
-    # Kopf: follows Functions and Tables, keeps its finalizer and progress in
-    # annotations, writes our status, and posts events.
+    # Kopf: follows Functions, Tables and StateMachines, keeps its finalizer and
+    # progress in annotations, writes our status, and posts events.
     Permission(GROUP, FUNCTION.plural, ("list", "watch", "patch")),
     Permission(GROUP, f"{FUNCTION.plural}/status", ("patch",)),
     Permission(GROUP, TABLE.plural, ("list", "watch", "patch")),
     Permission(GROUP, f"{TABLE.plural}/status", ("patch",)),
+    Permission(GROUP, STATE_MACHINE.plural, ("list", "watch", "patch")),
+    Permission(GROUP, f"{STATE_MACHINE.plural}/status", ("patch",)),
     Permission("", "events", ("create",)),
     # Kopf: notices CRDs and namespaces that come and go.
     Permission("apiextensions.k8s.io", "customresourcedefinitions", ("list", "watch")),

@@ -17,6 +17,8 @@ READY = "Ready"
 # Reasons of the Ready condition (CamelCase, as Kubernetes reasons are).
 PUBLISHED = "Published"
 INVALID_SPEC = "InvalidSpec"
+INVALID_DEFINITION = "InvalidDefinition"
+"""A StateMachine whose Amazon States Language definition breaks rules."""
 PUBLISH_FAILED = "PublishFailed"
 
 Condition = Mapping[str, Any]

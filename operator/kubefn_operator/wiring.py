@@ -19,6 +19,7 @@ from kubefn.resources import GROUP
 from kubefn_operator import cluster, objects
 from kubefn_operator import handlers as handlers  # importing it registers the handlers
 from kubefn_operator import observer as observer  # and the status observer
+from kubefn_operator import statemachines as statemachines  # and the StateMachines'
 from kubefn_operator import tables as tables  # and the Tables' handlers
 
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"

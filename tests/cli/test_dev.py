@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from kubefn import config, table, tabledata
+from kubefn import config, statemachine, table, tabledata
 from kubefn.redisserver import EmbeddedRedis, free_port
 from kubefn_cli import dev as kubefn_dev
 from tests.conftest import REPO, aws_client, lambda_client
@@ -228,7 +228,11 @@ async def _published_keys(server: EmbeddedRedis) -> set[str]:
 
 def test_the_example_table_is_served_and_announced(dev: Dev) -> None:
     assert any("loaded table default/Users revision 1" in line for line in dev.lines)
-    assert "serving 5 functions, 1 table" in dev.lines[-1]
+    assert "serving 5 functions, 1 table, 1 statemachine" in dev.lines[-1]
+
+
+def test_the_example_statemachine_is_loaded_and_announced(dev: Dev) -> None:
+    assert any("loaded statemachine default/hello revision 1" in line for line in dev.lines)
 
 
 def test_a_change_to_the_example_table_reaches_its_trigger(dev: Dev) -> None:
@@ -353,3 +357,59 @@ async def test_a_table_keeps_its_key_schema(
     assert await kubefn_dev.sync(redis_client, folder=tmp_path, announce=True) == []
     assert (await _tables(redis_client))["default/orders"].revision == 1
     assert "spec.keySchema: cannot change once the table exists" in capsys.readouterr().err
+
+
+# StateMachines go the same way, published as their compiled spec.
+
+
+async def _machines(client: aioredis.Redis) -> dict[str, config.Published]:
+    snapshot = await config.snapshot(client, kinds=("StateMachine",))
+    return dict(snapshot.resources["StateMachine"])
+
+
+def _example_machine(folder: Path) -> Path:
+    shutil.copy(REPO / "examples" / "statemachines" / "hello.yaml", folder / "hello.yaml")
+    return folder / "hello.yaml"
+
+
+async def test_sync_publishes_the_example_statemachine(
+    tmp_path: Path, redis_client: aioredis.Redis
+) -> None:
+    _example_machine(tmp_path)
+    said = await kubefn_dev.sync(redis_client, folder=tmp_path, announce=False)
+    assert said == ["loaded statemachine default/hello revision 1"]
+    spec = (await _machines(redis_client))["default/hello"].spec
+    assert (spec["name"], spec["type"], spec["definition"]["StartAt"]) == (
+        "hello",
+        "STANDARD",
+        "Prepare",
+    )
+
+
+async def test_sync_withdraws_a_removed_statemachine(
+    tmp_path: Path, redis_client: aioredis.Redis
+) -> None:
+    await config.publish_compiled(
+        redis_client, statemachine.compile_spec("default", "Other", {"definition": _PASS})
+    )
+    _example_machine(tmp_path)
+    await kubefn_dev.sync(redis_client, folder=tmp_path, announce=True)
+    (tmp_path / "hello.yaml").unlink()
+    said = await kubefn_dev.sync(redis_client, folder=tmp_path, announce=True)
+    assert said == ["removed statemachine default/hello"]
+    assert list(await _machines(redis_client)) == ["default/Other"]  # not its to prune
+
+
+async def test_a_broken_statemachine_keeps_the_last_good_one_serving(
+    tmp_path: Path, redis_client: aioredis.Redis, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _example_machine(tmp_path)
+    await kubefn_dev.sync(redis_client, folder=tmp_path, announce=False)
+    path.write_text(path.read_text().replace("Next: Greet", "Next: Greeet"))
+    said = await kubefn_dev.sync(redis_client, folder=tmp_path, announce=True)
+    assert said == []
+    assert "spec.definition.States.Prepare.Next: no state named 'Greeet'" in capsys.readouterr().err
+    assert (await _machines(redis_client))["default/hello"].revision == 1
+
+
+_PASS = {"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}}

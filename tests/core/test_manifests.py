@@ -152,17 +152,17 @@ def test_other_files_are_ignored(name: str, tmp_path: Path) -> None:
         ),
         pytest.param(
             "apiVersion: kubefn.io/v1alpha1\nkind: Lambda\nmetadata: {name: hello}\n",
-            "kind: must be one of Function, Table (got 'Lambda')",
+            "kind: must be one of Function, Table, StateMachine (got 'Lambda')",
             id="unknown-kind",
         ),
         pytest.param(
             "apiVersion: kubefn.io/v1alpha1\nmetadata: {name: hello}\n",
-            "kind: must be one of Function, Table (got None)",
+            "kind: must be one of Function, Table, StateMachine (got None)",
             id="missing-kind",
         ),
         pytest.param(
             "apiVersion: kubefn.io/v1alpha1\nkind: [Function]\n",
-            "kind: must be one of Function, Table (got ['Function'])",
+            "kind: must be one of Function, Table, StateMachine (got ['Function'])",
             id="kind-not-a-string",
         ),
         pytest.param(
@@ -411,3 +411,54 @@ def test_a_refused_table_names_its_kind_and_every_problem(tmp_path: Path) -> Non
         "  spec.provisionedThroughput: is required for billingMode PROVISIONED\n"
         "  spec.stream.viewType: is required when stream.enabled is true"
     )
+
+
+def _statemachine(name: str, *, definition: str) -> str:
+    """A StateMachine manifest whose definition is the flow-style YAML `definition`."""
+    return (
+        "apiVersion: kubefn.io/v1alpha1\n"
+        "kind: StateMachine\n"
+        "metadata:\n"
+        f"  name: {name}\n"
+        "spec:\n"
+        f"  definition: {definition}\n"
+    )
+
+
+GOOD_DEFINITION = "{StartAt: A, States: {A: {Type: Pass, End: true}}}"
+
+
+def test_statemachines_load_beside_functions_and_tables(tmp_path: Path) -> None:
+    documents = [
+        _function("flow"),
+        _table("flow"),
+        _statemachine("flow", definition=GOOD_DEFINITION),
+    ]
+    folder = _folder(tmp_path, {"all.yaml": "---\n".join(documents)})
+    assert [(item.compiled.kind, item.compiled.key) for item in folder.loaded] == [
+        ("Function", "default/flow"),
+        ("Table", "default/flow"),
+        ("StateMachine", "default/flow"),
+    ]
+
+
+def test_a_refused_statemachine_names_every_definition_problem(tmp_path: Path) -> None:
+    definition = "{StartAt: B, States: {A: {Type: Pass, Next: C}}}"
+    folder = _folder(tmp_path, {"flow.yaml": _statemachine("flow", definition=definition)})
+    assert str(folder.refused[0]) == (
+        f'{tmp_path / "flow.yaml"}: StateMachine "flow" refused:\n'
+        "  spec.definition.StartAt: no state named 'B'\n"
+        "  spec.definition.States.A.Next: no state named 'C'"
+    )
+
+
+def test_two_statemachines_of_one_name_are_refused(tmp_path: Path) -> None:
+    files = {
+        "a.yaml": _statemachine("flow", definition=GOOD_DEFINITION),
+        "b.yaml": _statemachine("flow", definition=GOOD_DEFINITION),
+    }
+    folder = _folder(tmp_path, files)
+    assert [str(refused) for refused in folder.refused] == [
+        f'{tmp_path / "b.yaml"}: StateMachine "flow" refused:\n'
+        f"  metadata.name: is already defined in {tmp_path / 'a.yaml'}"
+    ]

@@ -24,6 +24,7 @@ T = TypeVar("T")
 NAMESPACE = "default"
 FUNCTIONS = "kubefn.io/v1alpha1/functions"
 TABLES = "kubefn.io/v1alpha1/tables"
+STATE_MACHINES = "kubefn.io/v1alpha1/statemachines"
 DEPLOYMENTS = "apps/v1/deployments"
 SERVICES = "v1/services"
 CONFIG_MAPS = "v1/configmaps"
@@ -39,6 +40,7 @@ _RESOURCES = {  # resource: (kind, namespaced)
     SERVICES: ("Service", True),
     FUNCTIONS: ("Function", True),
     TABLES: ("Table", True),
+    STATE_MACHINES: ("StateMachine", True),
 }
 
 
@@ -50,7 +52,7 @@ def register(emulator: kmock.KubernetesEmulator) -> None:
             singular=kind.lower(),
             namespaced=namespaced,
             verbs=_VERBS,
-            subresources={"status"} if resource in (FUNCTIONS, TABLES) else set(),
+            subresources={"status"} if resource in (FUNCTIONS, TABLES, STATE_MACHINES) else set(),
         )
 
 
@@ -133,6 +135,10 @@ class Api:
     async def create_table(self, name: str, spec: dict[str, Any]) -> None:
         body = {"apiVersion": "kubefn.io/v1alpha1", "kind": "Table"}
         await self.create(TABLES, {**body, "metadata": {"name": name}, "spec": spec})
+
+    async def create_statemachine(self, name: str, spec: dict[str, Any]) -> None:
+        body = {"apiVersion": "kubefn.io/v1alpha1", "kind": "StateMachine"}
+        await self.create(STATE_MACHINES, {**body, "metadata": {"name": name}, "spec": spec})
 
     async def patch(self, resource: str, name: str, patch: dict[str, Any]) -> None:
         await self._call("patch", self._path(resource, name), json=patch, what=name)

@@ -8,7 +8,15 @@ from __future__ import annotations
 import kmock
 
 from kubefn_operator import cluster
-from tests.operator.apiserver import CONFIG_MAPS, FUNCTIONS, TABLES, Api, Operator, eventually
+from tests.operator.apiserver import (
+    CONFIG_MAPS,
+    FUNCTIONS,
+    STATE_MACHINES,
+    TABLES,
+    Api,
+    Operator,
+    eventually,
+)
 
 _VERBS = {
     kmock.action.LIST: "list",
@@ -28,6 +36,7 @@ _SCANNING = {
 
 SPEC = {"runtime": "python3.11", "handler": "app.handler"}
 TABLE = {"keySchema": [{"attributeName": "id", "attributeType": "S", "keyType": "HASH"}]}
+MACHINE = {"definition": {"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}}}
 
 
 def used_by_operator(emulator: kmock.KubernetesEmulator) -> set[tuple[str, str, str]]:
@@ -65,6 +74,18 @@ async def test_the_operator_uses_exactly_what_its_role_grants(api: Api, operator
     )
     await api.delete(TABLES, "tbl")
     await eventually(lambda: api.get(TABLES, "tbl") is None, what="table deletion")
+    await api.create_statemachine("sm", MACHINE)
+    await eventually(
+        lambda: api.status("sm", generation=1, ready="True", resource=STATE_MACHINES),
+        what="state machine",
+    )
+    await api.patch(STATE_MACHINES, "sm", {"spec": {"type": "QUICK"}})
+    await eventually(
+        lambda: api.status("sm", generation=2, ready="False", resource=STATE_MACHINES),
+        what="state machine refusal",
+    )
+    await api.delete(STATE_MACHINES, "sm")
+    await eventually(lambda: api.get(STATE_MACHINES, "sm") is None, what="state machine deletion")
 
     granted = {
         (permission.group, permission.resource, verb)
