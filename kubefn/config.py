@@ -21,7 +21,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import redis.asyncio as aioredis
@@ -146,6 +146,29 @@ async def publish(
         CHANNEL,
     )
     return PublishResult(changed=bool(changed), revision=int(revision))
+
+
+@dataclass(frozen=True)
+class CompiledResource:
+    """What the compile steps of the kinds share: where a compiled spec is published and
+    the digest its version is known by. Subclasses name their `kind`."""
+
+    namespace: str
+    name: str
+    spec: dict[str, Any]
+    bundle: bytes | None = field(default=None, repr=False)
+
+    @property
+    def kind(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    @property
+    def digest(self) -> str:
+        return spec_digest(self.spec)
 
 
 class Compiled(Protocol):

@@ -7,7 +7,7 @@ exactly what the data plane reads from Redis (see kubefn.config).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -137,29 +137,16 @@ _RESERVED_ENV = frozenset(
 
 
 @dataclass(frozen=True)
-class CompiledFunction:
+class CompiledFunction(config.CompiledResource):
     """A validated Function as the data plane runs it.
 
     `spec` is JSON-ready and holds no code: the code travels as a content-addressed
     bundle (`bundle`), so that a version is immutable and a change makes a new digest.
     """
 
-    namespace: str
-    name: str
-    spec: dict[str, Any]
-    bundle: bytes | None = field(default=None, repr=False)
-
     @property
     def kind(self) -> str:
         return KIND
-
-    @property
-    def key(self) -> str:
-        return f"{self.namespace}/{self.name}"
-
-    @property
-    def digest(self) -> str:
-        return config.spec_digest(self.spec)
 
 
 class InvalidFunction(Invalid):

@@ -103,26 +103,12 @@ STATUS_SCHEMA: Schema = {
 
 
 @dataclass(frozen=True)
-class CompiledStateMachine:
+class CompiledStateMachine(config.CompiledResource):
     """A validated StateMachine as the data plane runs it; `spec` has every default filled in."""
-
-    namespace: str
-    name: str
-    spec: dict[str, Any]
-    bundle: bytes | None = None
-    """Always None: a state machine has no code. Here for kubefn.config.Compiled."""
 
     @property
     def kind(self) -> str:
         return KIND
-
-    @property
-    def key(self) -> str:
-        return f"{self.namespace}/{self.name}"
-
-    @property
-    def digest(self) -> str:
-        return config.spec_digest(self.spec)
 
 
 class InvalidStateMachine(Invalid):

@@ -68,30 +68,16 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class CompiledTable:
+class CompiledTable(config.CompiledResource):
     """A validated Table as the data plane serves it.
 
     `name` is the table's name in the DynamoDB API (`spec.tableName`), which is
     not always the Kubernetes object's name; `spec` has every default filled in.
     """
 
-    namespace: str
-    name: str
-    spec: dict[str, Any]
-    bundle: bytes | None = None
-    """Always None: a table has no code. Here for kubefn.config.Compiled."""
-
     @property
     def kind(self) -> str:
         return KIND
-
-    @property
-    def key(self) -> str:
-        return f"{self.namespace}/{self.name}"
-
-    @property
-    def digest(self) -> str:
-        return config.spec_digest(self.spec)
 
 
 class InvalidTable(Invalid):

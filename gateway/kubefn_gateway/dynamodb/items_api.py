@@ -79,7 +79,7 @@ class ItemsApi(TableOperations):
         requests.refuse_legacy(body)
         table = self.table(body.get("TableName"))
         item = requests.check_item(table, body.get("Item"))
-        return await self._replace(body, table, requests.check_key(table, _key(table, item)), item)
+        return await self._replace(body, table, _key(table, item), item)  # checked with the item
 
     async def delete_item(self, body: dict[str, Any]) -> dict[str, Any]:
         requests.refuse_legacy(body)
