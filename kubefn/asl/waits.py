@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 
 from kubefn.asl import jsonpath
 from kubefn.asl.errors import RUNTIME, StatesError, encoded
+from kubefn.asl.fields import kind
 
 SECONDS_MAX = 99999999
 """The most seconds a Wait or a Task timeout may name."""
@@ -40,7 +41,7 @@ def parse_timestamp(text: str) -> datetime:
     numeric offset, fractional seconds are optional. Raises ValueError with the reason.
     """
     if not isinstance(text, str):
-        raise ValueError(f"a timestamp is a string, not {_kind(text)}")
+        raise ValueError(f"a timestamp is a string, not {kind(text)}")
     shape = _TIMESTAMP.fullmatch(text)
     if not shape:
         raise ValueError(
@@ -162,13 +163,3 @@ def _instant(value: Any, *, field: str) -> datetime:
 def _is_whole(value: Any) -> bool:
     """An integer, as JSON has it: not a boolean, not a fraction."""
     return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    return {list: "an array", dict: "an object"}.get(type(value), type(value).__name__)
