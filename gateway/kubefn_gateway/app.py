@@ -37,10 +37,13 @@ from kubefn_gateway.invoker import Invoker
 from kubefn_gateway.metrics import Metrics
 from kubefn_gateway.providers import Provider
 from kubefn_gateway.settings import GatewaySettings
+from kubefn_gateway.stepfunctions import api as stepfunctions_api
+from kubefn_gateway.stepfunctions.machines import KIND as MACHINE_KIND
+from kubefn_gateway.stepfunctions.machines import MachineCatalog
 
 log = logging.getLogger(__name__)
 
-KINDS = (KIND, TABLE_KIND)
+KINDS = (KIND, TABLE_KIND, MACHINE_KIND)
 
 
 class Platform:
@@ -67,6 +70,10 @@ class Platform:
             self.aws_json, settings=settings, redis=self.redis, tables=self.tables
         )
         streams_api.register(self.aws_json, redis=self.redis, tables=self.tables, settings=settings)
+        self.machines = MachineCatalog(self.redis)
+        stepfunctions_api.register(
+            self.aws_json, settings=settings, redis=self.redis, machines=self.machines
+        )
         self.triggers = TriggerRunner(
             redis=self.redis,
             tables=self.tables,
@@ -89,6 +96,7 @@ class Platform:
 
     async def _apply(self, snapshot: config.Snapshot) -> None:
         await self.tables.apply(snapshot)
+        await self.machines.apply(snapshot)
         await self.catalog.apply(snapshot)
 
     async def run(self) -> AsyncIterator[None]:

@@ -1,0 +1,2 @@
+"""Step Functions on the gateway: state machines as the API and manifests publish them,
+and (beside them) their executions."""
