@@ -45,6 +45,30 @@ def parse(argv: Sequence[str] | None = None) -> tuple[GatewaySettings, str, int]
         default=os.environ.get("KUBEFN_KUBERNETES_API") or None,
         help="the API server's URL (default: in-cluster, then the kubeconfig)",
     )
+    parser.add_argument(
+        "--states-time-scale",
+        type=float,
+        default=float(os.environ.get("KUBEFN_STATES_TIME_SCALE", "1")),
+        help="run workflow durations (Wait, Retry, timeouts) this many times faster",
+    )
+    parser.add_argument(
+        "--states-lease-seconds",
+        type=float,
+        default=float(os.environ.get("KUBEFN_STATES_LEASE_SECONDS", "30")),
+        help="how soon another replica resumes a workflow step whose replica died",
+    )
+    parser.add_argument(
+        "--states-workers",
+        type=int,
+        default=int(os.environ.get("KUBEFN_STATES_WORKERS", "64")),
+        help="workflow steps this replica drives at once",
+    )
+    parser.add_argument(
+        "--states-poll-seconds",
+        type=float,
+        default=float(os.environ.get("KUBEFN_STATES_POLL_SECONDS", "0.05")),
+        help="how often idle workflow workers look for steps other replicas made due",
+    )
     args = parser.parse_args(argv)
     settings = GatewaySettings(
         redis_url=args.redis_url,
@@ -54,6 +78,10 @@ def parse(argv: Sequence[str] | None = None) -> tuple[GatewaySettings, str, int]
         ttl_sweep_seconds=args.ttl_sweep_seconds,
         provider=args.provider,
         kubernetes_api=args.kubernetes_api,
+        states_time_scale=args.states_time_scale,
+        states_lease_seconds=args.states_lease_seconds,
+        states_workers=args.states_workers,
+        states_poll_seconds=args.states_poll_seconds,
     )
     return settings, args.host, args.port
 

@@ -38,6 +38,8 @@ from kubefn_gateway.metrics import Metrics
 from kubefn_gateway.providers import Provider
 from kubefn_gateway.settings import GatewaySettings
 from kubefn_gateway.stepfunctions import api as stepfunctions_api
+from kubefn_gateway.stepfunctions.engine.service import Engine, EngineSettings
+from kubefn_gateway.stepfunctions.functions import InvokerFunctions
 from kubefn_gateway.stepfunctions.machines import KIND as MACHINE_KIND
 from kubefn_gateway.stepfunctions.machines import MachineCatalog
 
@@ -71,6 +73,18 @@ class Platform:
         )
         streams_api.register(self.aws_json, redis=self.redis, tables=self.tables, settings=settings)
         self.machines = MachineCatalog(self.redis)
+        self.states = Engine(
+            redis=self.redis,
+            functions=InvokerFunctions(self.invoker),
+            arns=stepfunctions_api.arns_of(settings),
+            find_machine=self.machines.find,
+            settings=EngineSettings(
+                time_scale=settings.states_time_scale,
+                lease_seconds=settings.states_lease_seconds,
+                poll_seconds=settings.states_poll_seconds,
+                workers=settings.states_workers,
+            ),
+        )
         stepfunctions_api.register(
             self.aws_json, settings=settings, redis=self.redis, machines=self.machines
         )
@@ -117,7 +131,8 @@ class Platform:
             asyncio.create_task(self.ttl.run(), name="ttl-sweeper"),
         ]
         try:
-            yield
+            async with self.states.running():
+                yield
         finally:
             for task in tasks:
                 task.cancel()

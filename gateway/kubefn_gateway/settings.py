@@ -38,6 +38,14 @@ class GatewaySettings:
     """DynamoDB's limit on one partition key's items in a table with a local secondary index."""
     ttl_sweep_seconds: float = 5.0
     """How often expired items are deleted (DynamoDB TTL); one replica sweeps each table."""
+    states_time_scale: float = 1.0
+    """Durations in workflows (Wait, Retry intervals, timeouts) pass this many times faster."""
+    states_lease_seconds: float = 30.0
+    """How long a replica's claim on a workflow step lasts unrenewed (crash recovery time)."""
+    states_poll_seconds: float = 0.05
+    """How often idle workers look for due workflow steps another replica made."""
+    states_workers: int = 64
+    """Workflow steps this replica drives at once."""
     kubernetes_api: str | None = None
     """The Kubernetes API server's URL; None finds it as kubectl does (in-cluster, kubeconfig)."""
 

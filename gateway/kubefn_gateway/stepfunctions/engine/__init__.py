@@ -1,0 +1,9 @@
+"""The state machine engine: executions stepped through their definitions.
+
+An execution is a tree of *runs*: the top run walks the definition's states, a
+Parallel branch or a Map iteration is a child run walking its own scope. A
+worker claims a ready run, advances it (`interpreter`) to its next durable point
+and commits the result (`plan`) in one atomic step to a store: Redis for
+Standard executions (`redis_store`), memory for Express ones (`memory_store`).
+`workers` claims and drives runs; `tasks` runs what a Task state names.
+"""
