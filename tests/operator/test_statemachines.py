@@ -7,7 +7,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from kubefn import config, statemachine
+from kubefn import config, executions, statemachine
 from tests.operator.apiserver import (
     DEPLOYMENTS,
     STATE_MACHINES,
@@ -73,8 +73,31 @@ async def test_a_new_statemachine_is_published_and_ready(
         "revision 1 of state machine hello is published",
     )
     assert status["revision"] == 1
-    assert "executions" not in status  # counted once executions run, never made up
     assert api.every(DEPLOYMENTS) == []  # a state machine owns no pods
+
+
+async def test_status_counts_executions_as_the_gateways_count_them(
+    api: Api, operator: Operator, redis_client: aioredis.Redis
+) -> None:
+    await api.create_statemachine("hello", {"definition": HELLO})
+    await eventually(
+        lambda: machine_status(api, "hello", generation=1, ready="True"), what="Ready=True"
+    )
+
+    def counted(expected: dict[str, int]) -> Any:
+        status = (api.get(STATE_MACHINES, "hello") or {}).get("status") or {}
+        return status if status.get("executions") == expected else None
+
+    none = dict.fromkeys(("running", "succeeded", "failed", "timed_out", "aborted"), 0)
+    await eventually(lambda: counted(none), what="no executions yet")
+    for _ in range(3):
+        await executions.count_started(redis_client, "default/hello")
+    await executions.count_closed(redis_client, "default/hello", status="SUCCEEDED")
+    await executions.count_closed(redis_client, "default/hello", status="FAILED")
+    await eventually(
+        lambda: counted({**none, "running": 1, "succeeded": 1, "failed": 1}),
+        what="status.executions from the gateways' counts",
+    )
 
 
 async def test_a_definition_string_is_published_as_an_object(
