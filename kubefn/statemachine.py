@@ -140,11 +140,50 @@ def check_spec(spec: Any, path: str = "spec") -> list[Problem]:
             Problem(path, "must have only one of definition and definitionString (got both)")
         )
     broken = {p.path for p in problems}
+    express = spec.get("type") == EXPRESS
     if "definition" in spec and f"{path}.definition" not in broken:
-        problems += asl.check_definition(spec["definition"], path=f"{path}.definition")
+        found = asl.check_definition(spec["definition"], path=f"{path}.definition")
+        if not found and express:
+            found = _express_problems(spec["definition"], path=f"{path}.definition")
+        problems += found
     if "definitionString" in spec and f"{path}.definitionString" not in broken:
-        _, found = asl.parse_definition_string(spec["definitionString"])
+        definition, found = asl.parse_definition_string(spec["definitionString"])
+        if not found and express:
+            found = _express_problems(definition, path="")
         problems += [_under(f"{path}.definitionString", p) for p in found]
+    return problems
+
+
+_WAITING_PATTERNS = (".sync", ".sync:2", ".waitForTaskToken")
+
+
+def _express_problems(definition: Any, *, path: str) -> list[Problem]:
+    """Express workflows run to completion at once: Step Functions refuses Tasks that wait
+    for a nested execution (`.sync`) or a callback (`.waitForTaskToken`) in them."""
+    problems: list[Problem] = []
+
+    def walk(machine: Mapping[str, Any], where: str) -> None:
+        for name, state in (machine.get("States") or {}).items():
+            here = f"{where}States.{name}" if not where else f"{where}.States.{name}"
+            resource = state.get("Resource")
+            if isinstance(resource, str) and resource.endswith(_WAITING_PATTERNS):
+                problems.append(
+                    Problem(
+                        f"{here}.Resource",
+                        f"an EXPRESS state machine cannot wait for a task (got {resource!r}); "
+                        "use a STANDARD one",
+                    )
+                )
+            for index, branch in enumerate(state.get("Branches") or ()):
+                walk(branch, f"{here}.Branches[{index}]")
+            processor = state.get("ItemProcessor") or state.get("Iterator")
+            if isinstance(processor, Mapping):
+                walk(
+                    processor,
+                    f"{here}.{'ItemProcessor' if 'ItemProcessor' in state else 'Iterator'}",
+                )
+
+    walk(definition, path)
     return problems
 
 

@@ -83,6 +83,7 @@ class Platform:
                 lease_seconds=settings.states_lease_seconds,
                 poll_seconds=settings.states_poll_seconds,
                 workers=settings.states_workers,
+                history_max=settings.states_history_max,
             ),
         )
         stepfunctions_api.register(

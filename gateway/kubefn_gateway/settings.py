@@ -46,6 +46,8 @@ class GatewaySettings:
     """How often idle workers look for due workflow steps another replica made."""
     states_workers: int = 64
     """Workflow steps this replica drives at once."""
+    states_history_max: int = 25_000
+    """Step Functions' limit on one execution's history events (lower only for tests)."""
     kubernetes_api: str | None = None
     """The Kubernetes API server's URL; None finds it as kubectl does (in-cluster, kubeconfig)."""
 

@@ -278,3 +278,50 @@ def test_the_kind_is_registered() -> None:
     assert [c["name"] for c in kind.printer_columns] == ["Type", "Ready", "Age"]
     compiled = resources.compile_manifest(_manifest())
     assert isinstance(compiled, statemachine.CompiledStateMachine)
+
+
+WAITING_BRANCH = {
+    "StartAt": "Fan",
+    "States": {
+        "Fan": {
+            "Type": "Parallel",
+            "Branches": [
+                {
+                    "StartAt": "Ask",
+                    "States": {
+                        "Ask": {
+                            "Type": "Task",
+                            "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+                            "Parameters": {"FunctionName": "ask"},
+                            "End": True,
+                        }
+                    },
+                }
+            ],
+            "Next": "Child",
+        },
+        "Child": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::states:startExecution.sync:2",
+            "Parameters": {"StateMachineArn": "arn:aws:states:us-east-1:0:stateMachine:c"},
+            "End": True,
+        },
+    },
+}
+
+
+@pytest.mark.parametrize("field", ["definition", "definitionString"])
+def test_an_express_machine_may_not_wait_for_tasks(field: str) -> None:
+    given = WAITING_BRANCH if field == "definition" else json.dumps(WAITING_BRANCH)
+    with pytest.raises(statemachine.InvalidStateMachine) as refused:
+        statemachine.compile_spec("default", "m", {field: given, "type": "EXPRESS"})
+    assert [p.path for p in refused.value.problems] == [
+        f"spec.{field}.States.Fan.Branches[0].States.Ask.Resource",
+        f"spec.{field}.States.Child.Resource",
+    ]
+    assert "EXPRESS" in refused.value.problems[0].message
+
+
+def test_a_standard_machine_may_wait_for_tasks() -> None:
+    compiled = statemachine.compile_spec("default", "m", {"definition": WAITING_BRANCH})
+    assert compiled.spec["type"] == "STANDARD"
