@@ -421,8 +421,7 @@ class _EngineWorkflows(Workflows):
 
 
 def workflows_of(sfn: StepFunctions) -> Workflows:
-    import importlib.util
-
-    if importlib.util.find_spec("kubefn_gateway.stepfunctions.executions_api") is None:
+    served = sfn.gateway.platform.aws_json._services.get("AWSStepFunctions", {})
+    if "StartExecution" not in served:
         return _EngineWorkflows(sfn)
     return Workflows(sfn)
