@@ -22,6 +22,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import boto3
+from botocore.config import Config
+
 from kubefn_gateway.settings import GatewaySettings
 from tests.gateway.conftest import Gateway
 from tests.gateway.stepfunctions.conftest import ROLE_ARN, StepFunctions
@@ -316,8 +319,11 @@ class Workflows:
     async def run_sync(self, definition: Mapping[str, Any], input: Any = None) -> dict[str, Any]:
         """Create an EXPRESS machine and StartSyncExecution it: the answer."""
         machine_arn = await self.machine(definition, type="EXPRESS")
-        answer = await self.sfn(
-            "start_sync_execution",
+        # botocore sends StartSyncExecution to the host `sync-<endpoint host>` (the operation's
+        # host prefix) unless told not to: the gateway answers on its own address.
+        client = stepfunctions_client(self.gateway, inject_host_prefix=False)
+        answer = await self.gateway.call(
+            client.start_sync_execution,
             stateMachineArn=machine_arn,
             input=json.dumps({} if input is None else input),
         )
@@ -335,6 +341,20 @@ class Workflows:
         await self.sfn("send_task_heartbeat", taskToken=token)
 
 
+def stepfunctions_client(gateway: Gateway, *, inject_host_prefix: bool) -> Any:
+    """A `stepfunctions` client of the gateway, with or without botocore's host prefixes."""
+    client = gateway.client("stepfunctions")
+    config = client.meta.config.merge(Config(inject_host_prefix=inject_host_prefix))
+    return boto3.client(
+        "stepfunctions",
+        endpoint_url=gateway.url,
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=config,
+    )
+
+
 def task(resource: str, **fields: Any) -> dict[str, Any]:
     """A Task state (End unless `Next` is given)."""
     state: dict[str, Any] = {"Type": "Task", "Resource": resource, **fields}
@@ -346,82 +366,3 @@ def task(resource: str, **fields: Any) -> dict[str, Any]:
 def single(state: Mapping[str, Any], *, name: str = "Only") -> dict[str, Any]:
     """A definition of one state (which must end)."""
     return {"StartAt": name, "States": {name: dict(state)}}
-
-
-# -- until the execution operations are served: the same calls through the engine -------------
-
-
-class _EngineWorkflows(Workflows):
-    def __init__(self, sfn: StepFunctions) -> None:
-        super().__init__(sfn)
-        self._ids: dict[str, str] = {}
-
-    @property
-    def _engine(self) -> Any:
-        return self.gateway.platform.states
-
-    async def start(self, machine_arn: str, input: Any = None, *, name: str | None = None) -> str:
-        key = "default/" + machine_arn.rsplit(":", 1)[1]
-        machine = await self.gateway.platform.machines.find(key)
-        execution, _ = await self._engine.start(
-            machine,
-            name=name,
-            input_text=json.dumps({} if input is None else input),
-            role_arn=ROLE_ARN,
-        )
-        self._ids[execution.arn] = execution.id
-        return str(execution.arn)
-
-    async def describe(self, execution_arn: str) -> dict[str, Any]:
-        from datetime import UTC
-
-        found = await self._engine.describe(self._ids[execution_arn])
-        described = {
-            "executionArn": found.arn,
-            "stateMachineArn": found.machine_arn,
-            "name": found.name,
-            "status": found.status,
-            "input": found.input,
-            "startDate": datetime.fromtimestamp(found.start_ms / 1000, tz=UTC),
-        }
-        if found.stop_ms:
-            described["stopDate"] = datetime.fromtimestamp(found.stop_ms / 1000, tz=UTC)
-        for field in ("output", "error", "cause"):
-            if getattr(found, field) is not None:
-                described[field] = getattr(found, field)
-        return described
-
-    async def history(self, execution_arn: str) -> list[dict[str, Any]]:
-        from datetime import UTC
-
-        events = await self._engine.history(self._ids[execution_arn], start=0, stop=-1)
-        for event in events:
-            event["timestamp"] = datetime.fromtimestamp(event["timestamp"], tz=UTC)
-        return list(events)
-
-    async def run_sync(self, definition: Mapping[str, Any], input: Any = None) -> dict[str, Any]:
-        machine_arn = await self.machine(definition, type="EXPRESS")
-        arn = await self.start(machine_arn, input)
-        execution = await self._engine.describe(self._ids[arn])
-        await self._engine.wait(execution)
-        described = await self.describe(arn)
-        described.pop("name")
-        return described
-
-    async def approve(self, token: str, output: Any) -> None:
-        await self._engine.send_task_result(token, result="+" + json.dumps(output))
-
-    async def reject(self, token: str, *, error: str, cause: str) -> None:
-        await self._engine.send_task_result(
-            token, result="!" + json.dumps({"Error": error, "Cause": cause})
-        )
-
-    async def heartbeat(self, token: str) -> None:
-        await self._engine.heartbeat(token)
-
-
-def workflows_of(sfn: StepFunctions) -> Workflows:
-    served = sfn.gateway.platform.aws_json._services.get("AWSStepFunctions", {})
-    if "StartExecution" not in served:
-        return _EngineWorkflows(sfn)
-    return Workflows(sfn)

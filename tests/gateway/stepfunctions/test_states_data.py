@@ -26,7 +26,7 @@ def gateway_settings(gateway_settings: GatewaySettings) -> GatewaySettings:
 
 @pytest.fixture
 def flows(sfn: StepFunctions) -> sh.Workflows:
-    return sh.workflows_of(sfn)
+    return sh.Workflows(sfn)
 
 
 @pytest.fixture
