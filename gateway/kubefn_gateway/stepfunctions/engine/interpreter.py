@@ -371,6 +371,7 @@ class _Walk:
             result = await self.e._nested.start_nested(
                 parent=self.x, run=run, token=token, resource=resource, request=run.effective
             )
+            self.now = self.e._clock.now_ms()
             if result.ok and resource.pattern in (tasks.SYNC, tasks.SYNC2, tasks.WAIT_FOR_TOKEN):
                 return self.submitted(
                     resource, result.value, sync=resource.pattern != tasks.WAIT_FOR_TOKEN
@@ -383,6 +384,7 @@ class _Walk:
                     timeout=remaining,
                 )
             except TimeoutError:
+                self.now = self.e._clock.now_ms()
                 return self.task_failed(
                     state,
                     resource,
@@ -390,6 +392,7 @@ class _Walk:
                     _TIMED_OUT,
                     timed_out=True,
                 )
+            self.now = self.e._clock.now_ms()
             if result.ok and resource.waits_for_token:
                 return self.submitted(
                     resource, tasks.invoke_response(resource, result.value), sync=False
@@ -640,6 +643,14 @@ class _Walk:
                     f"The Map state '{run.state}' failed: {fork.failed} of {fork.total} "
                     "iterations failed"
                 )
+            if kind == "Map":
+                for index in range(min(fork.started, fork.total)):
+                    if fork.results[index] is None:
+                        self.event(
+                            history.event(
+                                "MapIterationAborted", at_ms=self.now, name=run.state, index=index
+                            )
+                        )
             self.event(history.event(f"{kind}StateFailed", at_ms=self.now))
             run.phase = Phase.ENTER
             return self.state_failed(state, error, cause)

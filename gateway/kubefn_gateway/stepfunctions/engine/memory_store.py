@@ -112,6 +112,7 @@ class MemoryStore:
             done=int(held.fields.get(f"done:{parent_id}", "0")),
             failed=int(held.fields.get(f"failed:{parent_id}", "0")),
             results=[held.fields.get(f"out:{parent_id}:{i}") for i in range(total)],
+            started=int(held.fields.get(f"next:{parent_id}", "0")),
         )
 
     async def commit(

@@ -365,7 +365,11 @@ class RedisStore:
             raw = await self._redis.hmget(keys.runs, [f"out:{parent_id}:{i}" for i in range(total)])
             results = [_text(v) if v is not None else None for v in raw]
         return ForkState(
-            total=total, done=int(counters[3] or 0), failed=int(counters[4] or 0), results=results
+            total=total,
+            done=int(counters[3] or 0),
+            failed=int(counters[4] or 0),
+            results=results,
+            started=int(counters[2] or 0),
         )
 
     async def commit(

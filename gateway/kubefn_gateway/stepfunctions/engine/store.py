@@ -91,6 +91,8 @@ class ForkState:
     failed: int
     results: list[str | None]
     """Each child's "+output" or "!error" (None while it runs)."""
+    started: int = 0
+    """How many children have been started (the rest wait for MaxConcurrency)."""
 
 
 class StartOutcome:
