@@ -39,6 +39,7 @@ from kubefn_gateway.providers import Provider
 from kubefn_gateway.settings import GatewaySettings
 from kubefn_gateway.stepfunctions import api as stepfunctions_api
 from kubefn_gateway.stepfunctions.engine.service import Engine, EngineSettings
+from kubefn_gateway.stepfunctions.executions_api import ExecutionsApi
 from kubefn_gateway.stepfunctions.functions import InvokerFunctions
 from kubefn_gateway.stepfunctions.machines import KIND as MACHINE_KIND
 from kubefn_gateway.stepfunctions.machines import MachineCatalog
@@ -87,7 +88,16 @@ class Platform:
             ),
         )
         stepfunctions_api.register(
-            self.aws_json, settings=settings, redis=self.redis, machines=self.machines
+            self.aws_json,
+            settings=settings,
+            redis=self.redis,
+            machines=self.machines,
+            extra=ExecutionsApi(
+                engine=self.states,
+                machines=self.machines,
+                arns=stepfunctions_api.arns_of(settings),
+                redis=self.redis,
+            ).operations(),
         )
         self.triggers = TriggerRunner(
             redis=self.redis,

@@ -81,6 +81,15 @@ class StepFunctions:
         return result.revision
 
 
+def stepfunctions_client(gateway: Gateway) -> Any:
+    """boto3's `stepfunctions` client for a gateway. StartSyncExecution's model gives it the
+    host prefix `sync-`, which would send it to `sync-127.0.0.1`: the client keeps to the
+    gateway's own host instead, as a user's client must (`inject_host_prefix=False`)."""
+    client = gateway.client("stepfunctions")
+    client.meta.config.inject_host_prefix = False
+    return client
+
+
 @pytest.fixture
 async def sfn(gateway: Gateway) -> AsyncIterator[StepFunctions]:
-    yield StepFunctions(gateway=gateway, client=gateway.client("stepfunctions"))
+    yield StepFunctions(gateway=gateway, client=stepfunctions_client(gateway))
