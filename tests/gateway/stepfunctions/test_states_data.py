@@ -334,3 +334,22 @@ async def test_a_task_catches_its_parameter_path_failure(flows: sh.Workflows, ec
     assert finished.output["problem"]["Error"] == "States.ParameterPathFailure"
     assert "$.missing" in finished.output["problem"]["Cause"]
     assert not finished.of_type("LambdaFunctionScheduled")  # the function never ran
+
+
+async def test_states_all_does_not_catch_a_runtime_error(flows: sh.Workflows, echo: str) -> None:
+    definition = {
+        "StartAt": "Call",
+        "States": {
+            "Call": sh.task(
+                echo,
+                OutputPath="$.missing",
+                Catch=[{"ErrorEquals": ["States.ALL"], "Next": "Handled"}],
+            ),
+            "Handled": {"Type": "Succeed"},
+        },
+    }
+
+    finished = await flows.run(definition, {"present": 1})
+
+    assert (finished.status, finished.error) == ("FAILED", "States.Runtime")
+    assert "SucceedStateEntered" not in finished.types

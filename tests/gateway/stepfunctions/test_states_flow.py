@@ -356,3 +356,21 @@ async def test_a_failing_express_machine_answers_its_error(flows: sh.Workflows) 
     answer = await flows.run_sync(sh.single({"Type": "Fail", "Error": "Nope", "Cause": "c"}))
 
     assert (answer["status"], answer["error"], answer["cause"]) == ("FAILED", "Nope", "c")
+
+
+# -- the execution's own timeout --------------------------------------------------------------
+
+
+async def test_an_execution_past_its_timeout_seconds_times_out(flows: sh.Workflows) -> None:
+    definition = {
+        "TimeoutSeconds": 30,
+        "StartAt": "Hold",
+        "States": {"Hold": {"Type": "Wait", "Seconds": 1000, "End": True}},
+    }
+
+    finished = await flows.run(definition, timeout=5)
+
+    assert finished.status == "TIMED_OUT"
+    assert finished.types == ["ExecutionStarted", "WaitStateEntered", "ExecutionTimedOut"]
+    took = (finished.description["stopDate"] - finished.description["startDate"]).total_seconds()
+    assert sh.real_seconds(30) - 0.01 <= took < sh.real_seconds(1000)

@@ -220,6 +220,21 @@ async def test_a_map_over_no_items_outputs_an_empty_list(flows: sh.Workflows) ->
     assert "MapIterationStarted" not in finished.types
 
 
+async def test_a_map_whose_items_path_is_not_a_list_fails_with_runtime(
+    flows: sh.Workflows,
+) -> None:
+    state = {
+        "Type": "Map",
+        "ItemsPath": "$.items",
+        "ItemProcessor": branch(("Each", {"Type": "Pass"})),
+        "End": True,
+    }
+
+    finished = await flows.run(sh.single(state), {"items": {"not": "a list"}})
+
+    assert (finished.status, finished.error) == ("FAILED", "States.Runtime")
+
+
 @pytest.mark.parametrize("limit", [1, 2])
 async def test_max_concurrency_bounds_the_iterations_running_at_once(
     flows: sh.Workflows, counted: str, redis_client: aioredis.Redis, limit: int

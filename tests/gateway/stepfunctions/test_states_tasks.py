@@ -508,3 +508,30 @@ async def test_a_waiting_task_past_its_timeout_fails_with_states_timeout(
 
     assert (finished.status, finished.error) == ("FAILED", "States.Timeout")
     assert finished.types[-2:] == ["TaskTimedOut", "ExecutionFailed"]
+
+
+async def test_a_tasks_outcome_is_recorded_when_the_function_answers(
+    flows: sh.Workflows, sleeps: str
+) -> None:
+    definition = {
+        "StartAt": "Direct",
+        "States": {
+            "Direct": sh.task(sleeps, Parameters={"seconds": 0.4}, Next="Integrated"),
+            "Integrated": sh.task(
+                LAMBDA_INVOKE, Parameters={"FunctionName": sleeps, "Payload": {"seconds": 0.4}}
+            ),
+        },
+    }
+
+    finished = await flows.run(definition)
+
+    direct = sh.seconds(
+        finished.of_type("LambdaFunctionStarted")[0], finished.of_type("LambdaFunctionSucceeded")[0]
+    )
+    integrated = sh.seconds(
+        finished.of_type("TaskStarted")[0], finished.of_type("TaskSucceeded")[0]
+    )
+    assert direct >= 0.4 - 0.01
+    assert integrated >= 0.4 - 0.01
+    entered = finished.of_type("TaskStateEntered")[1]
+    assert sh.seconds(finished.of_type("TaskStateExited")[0], entered) >= 0
