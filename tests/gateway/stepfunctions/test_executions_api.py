@@ -17,7 +17,7 @@ import pytest
 
 from kubefn_gateway.settings import GatewaySettings
 from tests.gateway.conftest import Gateway
-from tests.gateway.stepfunctions.conftest import StepFunctions, pass_chain
+from tests.gateway.stepfunctions.conftest import StepFunctions, machine_arn, pass_chain
 
 TIME_SCALE = 100.0
 CLOSED = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
@@ -415,3 +415,283 @@ async def test_an_express_machine_starts_asynchronously_but_is_not_described(
     assert isinstance(refused, runs.sfn.client.exceptions.InvalidArn)
     assert "express" in refused.response["Error"]["Message"]
     assert isinstance(history, runs.sfn.client.exceptions.InvalidArn)
+
+
+# -- StopExecution ----------------------------------------------------------------------------
+
+WAITS = {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 3600, "End": True}}}
+
+
+async def test_stopping_a_waiting_execution_aborts_it_with_the_error_and_cause(
+    runs: Executions,
+) -> None:
+    machine = await runs.machine("stoppable", WAITS)
+    arn = await runs.start(machine, {}, name="long")
+    await runs.event(arn, "WaitStateEntered")
+
+    stopped = await runs.sfn("stop_execution", executionArn=arn, error="Manual", cause="not needed")
+    described = await runs.describe(arn)
+    again = await runs.sfn("stop_execution", executionArn=arn, error="Other")
+
+    assert described["status"] == "ABORTED"
+    assert (described["error"], described["cause"]) == ("Manual", "not needed")
+    assert described["stopDate"] == stopped["stopDate"]
+    assert again["stopDate"] == stopped["stopDate"]
+    last = (await runs.events(arn))[-1]
+    assert last["type"] == "ExecutionAborted"
+    assert last["executionAbortedEventDetails"] == {"error": "Manual", "cause": "not needed"}
+
+
+async def test_stopping_without_error_or_cause_leaves_them_out(runs: Executions) -> None:
+    machine = await runs.machine("plain-stop", WAITS)
+    arn = await runs.start(machine, {})
+
+    await runs.sfn("stop_execution", executionArn=arn)
+    described = await runs.describe(arn)
+
+    assert described["status"] == "ABORTED"
+    assert "error" not in described and "cause" not in described
+
+
+# -- ListExecutions ---------------------------------------------------------------------------
+
+
+async def test_list_executions_lists_newest_first_filters_by_status_and_pages(
+    runs: Executions,
+) -> None:
+    definition = {
+        "StartAt": "Pick",
+        "States": {
+            "Pick": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.wait", "BooleanEquals": True, "Next": "W"}],
+                "Default": "Done",
+            },
+            "W": {"Type": "Wait", "Seconds": 3600, "End": True},
+            "Done": {"Type": "Succeed"},
+        },
+    }
+    machine = await runs.machine("listed", definition)
+    names = [f"run-{i}" for i in range(7)]
+    for index, name in enumerate(names):
+        arn = await runs.start(machine, {"wait": index % 2 == 1}, name=name)
+        if index % 2 == 0:
+            await runs.closed(arn)
+        else:
+            await runs.event(arn, "WaitStateEntered")
+
+    async def every(**params: Any) -> tuple[list[dict[str, Any]], int]:
+        items, pages = [], 0
+        while True:
+            page = await runs.sfn("list_executions", stateMachineArn=machine, **params)
+            items += page["executions"]
+            pages += 1
+            if "nextToken" not in page:
+                return items, pages
+            params["nextToken"] = page["nextToken"]
+
+    listed, pages = await every(maxResults=3)
+    running, _ = await every(statusFilter="RUNNING", maxResults=2)
+    succeeded, _ = await every(statusFilter="SUCCEEDED")
+
+    assert [x["name"] for x in listed] == names[::-1]
+    assert pages == 3
+    assert [x["name"] for x in running] == ["run-5", "run-3", "run-1"]
+    assert [x["name"] for x in succeeded] == ["run-6", "run-4", "run-2", "run-0"]
+    item = listed[0]
+    assert item["executionArn"] == execution_arn("listed", "run-6")
+    assert item["stateMachineArn"] == machine
+    assert item["status"] == "SUCCEEDED"
+    assert item["stopDate"] >= item["startDate"]
+    assert "stopDate" not in running[0]
+
+
+async def test_a_list_token_answers_only_the_listing_it_came_from(runs: Executions) -> None:
+    machine = await runs.machine("paged", WAITS)
+    other = await runs.machine("other", WAITS)
+    for name in ("a", "b"):
+        await runs.start(machine, {}, name=name)
+    page = await runs.sfn("list_executions", stateMachineArn=machine, maxResults=1)
+    token = page["nextToken"]
+
+    elsewhere = await runs.sfn.error("list_executions", stateMachineArn=other, nextToken=token)
+    filtered = await runs.sfn.error(
+        "list_executions", stateMachineArn=machine, statusFilter="RUNNING", nextToken=token
+    )
+    garbage = await runs.sfn.error("list_executions", stateMachineArn=machine, nextToken="xyz")
+    rest = await runs.sfn("list_executions", stateMachineArn=machine, nextToken=token)
+
+    for refused in (elsewhere, filtered, garbage):
+        assert isinstance(refused, runs.sfn.client.exceptions.InvalidToken)
+    assert [x["name"] for x in page["executions"]] == ["b"]
+    assert [x["name"] for x in rest["executions"]] == ["a"]
+
+
+async def test_list_executions_refuses_what_it_cannot_list(runs: Executions) -> None:
+    express = await runs.machine("listless", pass_chain("Only"), type="EXPRESS")
+    missing = "arn:aws:states:us-east-1:000000000000:stateMachine:nowhere"
+    exceptions = runs.sfn.client.exceptions
+
+    cases = [
+        ({"stateMachineArn": express}, exceptions.StateMachineTypeNotSupported),
+        ({"stateMachineArn": missing}, exceptions.StateMachineDoesNotExist),
+        ({"stateMachineArn": "arn:aws:lambda:us-east-1:1:function:f"}, exceptions.InvalidArn),
+        ({"stateMachineArn": missing, "maxResults": 1001}, exceptions.ValidationException),
+        ({"stateMachineArn": missing, "statusFilter": "DONE"}, exceptions.ValidationException),
+        ({}, exceptions.ValidationException),
+        (
+            {"mapRunArn": "arn:aws:states:us-east-1:000000000000:mapRun:m/x:y"},
+            exceptions.ResourceNotFound,
+        ),
+    ]
+    for params, expected in cases:
+        refused = await runs.sfn.error("list_executions", **params)
+        assert isinstance(refused, expected), (params, refused)
+
+
+# -- GetExecutionHistory -----------------------------------------------------------------------
+
+
+async def test_history_pages_forwards_and_backwards_alike(runs: Executions) -> None:
+    machine = await runs.machine("chain", pass_chain(*(f"S{i}" for i in range(6))))
+    arn = await runs.start(machine, {"k": "v"})
+    await runs.closed(arn)
+
+    whole = (await runs.sfn("get_execution_history", executionArn=arn, maxResults=1000))["events"]
+    forwards = await runs.events(arn, maxResults=4)
+    backwards = await runs.events(arn, maxResults=5, reverseOrder=True)
+    first = await runs.sfn("get_execution_history", executionArn=arn, maxResults=4)
+
+    assert len(whole) == 14  # started, 6 x (entered, exited), succeeded
+    assert [e["id"] for e in whole] == list(range(1, 15))
+    assert forwards == whole
+    assert backwards == whole[::-1]
+    assert [e["id"] for e in first["events"]] == [1, 2, 3, 4]
+    assert whole[0]["type"] == "ExecutionStarted"
+    assert whole[0]["previousEventId"] == 0
+    assert whole[1]["previousEventId"] == 1
+
+
+async def test_history_without_execution_data_leaves_inputs_and_outputs_out(
+    runs: Executions,
+) -> None:
+    machine = await runs.machine("private", pass_chain("Only"))
+    arn = await runs.start(machine, {"card": "4111"})
+    await runs.closed(arn)
+
+    events = await runs.events(arn, includeExecutionData=False)
+
+    assert [e["type"] for e in events] == [
+        "ExecutionStarted",
+        "PassStateEntered",
+        "PassStateExited",
+        "ExecutionSucceeded",
+    ]
+    assert "4111" not in json.dumps(events, default=str)
+    assert events[1]["stateEnteredEventDetails"] == {"name": "Only"}
+    assert "roleArn" in events[0]["executionStartedEventDetails"]
+
+
+async def test_a_history_token_answers_only_the_order_it_came_from(runs: Executions) -> None:
+    machine = await runs.machine("ordered", pass_chain("A", "B"))
+    arn = await runs.start(machine, {})
+    await runs.closed(arn)
+    token = (await runs.sfn("get_execution_history", executionArn=arn, maxResults=2))["nextToken"]
+
+    reversed_ = await runs.sfn.error(
+        "get_execution_history", executionArn=arn, nextToken=token, reverseOrder=True
+    )
+    garbage = await runs.sfn.error("get_execution_history", executionArn=arn, nextToken="!!")
+
+    assert isinstance(reversed_, runs.sfn.client.exceptions.InvalidToken)
+    assert isinstance(garbage, runs.sfn.client.exceptions.InvalidToken)
+
+
+# -- errors -----------------------------------------------------------------------------------
+
+
+async def test_executions_that_are_not_there_do_not_exist(runs: Executions) -> None:
+    await runs.machine("present", pass_chain("Only"))
+    missing = execution_arn("present", "never")
+    elsewhere = "arn:aws:states:eu-west-1:000000000000:execution:present:x"
+    exceptions = runs.sfn.client.exceptions
+
+    for operation in ("describe_execution", "get_execution_history", "stop_execution"):
+        for arn in (missing, elsewhere):
+            refused = await runs.sfn.error(operation, executionArn=arn)
+            assert isinstance(refused, exceptions.ExecutionDoesNotExist), (operation, arn)
+        malformed = await runs.sfn.error(operation, executionArn="arn:aws:states:x")
+        wrong_type = await runs.sfn.error(operation, executionArn=machine_arn("present"))
+        assert isinstance(malformed, exceptions.InvalidArn), operation
+        assert isinstance(wrong_type, exceptions.InvalidArn), operation
+
+
+async def test_start_execution_refuses_bad_requests_naming_what_is_wrong(
+    runs: Executions,
+) -> None:
+    machine = await runs.machine("strict", pass_chain("Only"))
+    exceptions = runs.sfn.client.exceptions
+    cases = [
+        ({"name": "has space"}, exceptions.InvalidName, "' '"),
+        ({"name": "a/b"}, exceptions.InvalidName, "'/'"),
+        ({"name": "tab\there"}, exceptions.InvalidName, "'\\t'"),
+        ({"name": "x" * 81}, exceptions.ValidationException, "80"),
+        ({"input": "{not json"}, exceptions.InvalidExecutionInput, "not valid JSON"),
+        ({"input": "NaN"}, exceptions.InvalidExecutionInput, "NaN"),
+        (
+            {"input": json.dumps("é" * 131072, ensure_ascii=False)},
+            exceptions.InvalidExecutionInput,
+            "262144",
+        ),
+        ({"traceHeader": "t" * 257}, exceptions.ValidationException, "256"),
+        ({"traceHeader": "ü"}, exceptions.ValidationException, "ASCII"),
+    ]
+    for params, expected, named in cases:
+        refused = await runs.sfn.error("start_execution", stateMachineArn=machine, **params)
+        assert isinstance(refused, expected), (params, refused)
+        assert named in refused.response["Error"]["Message"], (params, refused)
+
+    missing = await runs.sfn.error("start_execution", stateMachineArn=machine_arn("gone"))
+    malformed = await runs.sfn.error("start_execution", stateMachineArn="not-an-arn")
+    assert isinstance(missing, exceptions.StateMachineDoesNotExist)
+    assert isinstance(malformed, exceptions.InvalidArn)
+
+
+async def test_a_name_with_letters_of_any_script_is_fine(runs: Executions) -> None:
+    machine = await runs.machine("unicode", pass_chain("Only"))
+
+    arn = await runs.start(machine, {}, name="commande-été_42.v1")
+
+    assert (await runs.closed(arn))["name"] == "commande-été_42.v1"
+
+
+@pytest.mark.usefixtures("functions")
+async def test_task_callbacks_refuse_bad_requests_naming_what_is_wrong(runs: Executions) -> None:
+    machine = await runs.machine(
+        "callbacks", {"StartAt": "Ask", "States": {"Ask": callback_task(End=True)}}
+    )
+    arn = await runs.start(machine, {})
+    token = await runs.token(arn)
+    exceptions = runs.sfn.client.exceptions
+    cases = [
+        ("send_task_success", {"output": "{oops"}, exceptions.InvalidOutput, "not valid JSON"),
+        (
+            "send_task_success",
+            {"output": json.dumps("x" * 262144)},
+            exceptions.InvalidOutput,
+            "262144",
+        ),
+        ("send_task_failure", {"error": "e" * 257}, exceptions.ValidationException, "256"),
+        ("send_task_failure", {"cause": "c" * 32769}, exceptions.ValidationException, "32768"),
+    ]
+    for operation, params, expected, named in cases:
+        refused = await runs.sfn.error(operation, taskToken=token, **params)
+        assert isinstance(refused, expected), (operation, params, refused)
+        assert named in refused.response["Error"]["Message"], (operation, refused)
+    too_long = await runs.sfn.error("send_task_heartbeat", taskToken="t" * 2049)
+    assert isinstance(too_long, exceptions.ValidationException)
+    assert "2048" in too_long.response["Error"]["Message"]
+
+    # None of the refusals touched the task: it still takes its answer.
+    await runs.sfn("send_task_success", taskToken=token, output="[1]")
+    assert (await runs.closed(arn))["output"] == "[1]"
