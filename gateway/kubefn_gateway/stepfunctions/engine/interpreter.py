@@ -453,9 +453,10 @@ class _Walk:
             return self.task_failed(
                 state,
                 resource,
-                errors.HEARTBEAT_TIMEOUT,
+                errors.TIMEOUT,
                 "The task sent no heartbeat within its HeartbeatSeconds",
                 timed_out=True,
+                matched_as=errors.HEARTBEAT_TIMEOUT,
             )
         return self.park(self._waiting_wake(last_heartbeat=last))
 
@@ -509,6 +510,7 @@ class _Walk:
         cause: str,
         *,
         timed_out: bool = False,
+        matched_as: str | None = None,
     ) -> str:
         details = {"error": error, "cause": cause}
         if resource.kind == tasks.FUNCTION:
@@ -526,16 +528,25 @@ class _Walk:
                 )
             )
         self.run_.token = None
-        return self.state_failed(state, error, cause)
+        return self.state_failed(state, error, cause, matched_as=matched_as)
 
     # -- errors --------------------------------------------------------------------------
 
-    def state_failed(self, state: Mapping[str, Any], error: str, cause: str) -> str:
-        """A Task, Parallel or Map failed: retry it, catch it, or fail the run."""
+    def state_failed(
+        self, state: Mapping[str, Any], error: str, cause: str, *, matched_as: str | None = None
+    ) -> str:
+        """A Task, Parallel or Map failed: retry it, catch it, or fail the run.
+
+        A missed heartbeat is reported as States.Timeout but matched as
+        States.HeartbeatTimeout (which States.Timeout also matches), as Step Functions does.
+        """
         run = self.run_
         attempts = {int(k): v for k, v in run.attempts.items()}
         plan = retry.plan_retry(
-            state.get("Retry", ()), error=error, attempts=attempts, random=self.e._random
+            state.get("Retry", ()),
+            error=matched_as or error,
+            attempts=attempts,
+            random=self.e._random,
         )
         if plan is not None:
             run.attempts[str(plan.retrier)] = plan.attempt
@@ -544,7 +555,7 @@ class _Walk:
             run.token = None
             run.wake_ms = self.now + self.e._clock.duration_ms(plan.delay_seconds)
             return self.park(run.wake_ms)
-        catcher = retry.find_catcher(state.get("Catch", ()), error=error)
+        catcher = retry.find_catcher(state.get("Catch", ()), error=matched_as or error)
         if catcher is None:
             return self.run_failed(error, cause)
         result_path = catcher.get("ResultPath", "$")
