@@ -3,6 +3,7 @@
 .venv/bin/python -m bench                # everything (~5 minutes)
 .venv/bin/python -m bench warm --quick   # one part, shorter
 .venv/bin/python -m bench tables         # DynamoDB's API: kubefn vs. moto vs. raw Redis
+.venv/bin/python -m bench states         # Step Functions: transitions/s vs. moto and floors
 .venv/bin/python bench/run.py            # the same, without -m
 """
 
@@ -22,7 +23,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import coldstart, ipc, machine, report, tables, warm
+from bench import coldstart, ipc, machine, report, statereport, states, tables, warm
 from bench.workspace import REPO, Workspace
 
 RESULTS = REPO / "bench" / "results"
@@ -30,7 +31,7 @@ RESULTS = REPO / "bench" / "results"
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
-    parser.add_argument("parts", nargs="*", metavar="warm|cold|tables", help="default: all")
+    parser.add_argument("parts", nargs="*", metavar="warm|cold|tables|states", help="default: all")
     parser.add_argument("--quick", action="store_true", help="fewer samples, for a smoke run")
     parser.add_argument("--keep", action="store_true", help="keep the work folder and its logs")
     return parser
@@ -83,13 +84,25 @@ async def _run(
             ),
             "wall_seconds": round(time.monotonic() - began, 1),
         }
+    if "states" in parts:
+        began = time.monotonic()
+        results["states"] = {
+            **header,
+            **await asyncio.to_thread(
+                states.run,
+                ws,
+                sizes=states.QUICK if quick else states.FULL,
+                progress=lambda line: print(line, file=sys.stderr),
+            ),
+            "wall_seconds": round(time.monotonic() - began, 1),
+        }
     return results
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    parts = args.parts or ["warm", "cold", "tables"]
-    if unknown := set(parts) - {"warm", "cold", "tables"}:
+    parts = args.parts or ["warm", "cold", "tables", "states"]
+    if unknown := set(parts) - {"warm", "cold", "tables", "states"}:
         _parser().error(f"unknown part(s): {', '.join(sorted(unknown))}")
     root = Path(tempfile.mkdtemp(prefix="kubefn-bench-"))
     ws = Workspace.create(root)
@@ -117,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
         path.write_text(json.dumps(data, indent=2) + "\n")
         print(f"wrote {path.relative_to(REPO)}")
     print(report.render(results))
+    if "states" in results:
+        print("\n".join(statereport.render(results["states"])))
     return 0
 
 
