@@ -1,4 +1,5 @@
-"""`kubefn` — run the platform on one machine, invoke functions, back up tables, write the CRDs."""
+"""`kubefn` — run the platform on one machine, invoke functions, back up tables, run state
+machines, write the CRDs."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from kubefn_cli import dev, invoke, table
+from kubefn_cli import dev, invoke, sm, table
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -81,6 +82,8 @@ def _parser() -> argparse.ArgumentParser:
         "--range-key", metavar="NAME:TYPE", help="sort key, to create a missing table (S|N|B)"
     )
 
+    sm.add_parser(commands)
+
     crds = commands.add_parser("crds", help="print the CustomResourceDefinitions")
     crds.add_argument("--write", type=Path, metavar="DIR", help="write them into DIR instead")
     return parser  # fmt: skip
@@ -129,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
             hash_key=args.hash_key,
             range_key=args.range_key,
         )
+    if args.command == "sm":
+        return sm.run(args)
     if args.command == "crds":
         from kubefn import crds
 
