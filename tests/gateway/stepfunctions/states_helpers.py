@@ -150,10 +150,6 @@ class Finished:
     events: list[dict[str, Any]]
 
     @property
-    def arn(self) -> str:
-        return str(self.description["executionArn"])
-
-    @property
     def status(self) -> str:
         return str(self.description["status"])
 
@@ -181,9 +177,6 @@ class Finished:
     def details(self, kind: str, *, index: int = 0) -> dict[str, Any]:
         """The details of the `index`th event of type `kind`."""
         return details(self.of_type(kind)[index])
-
-    def seconds_between(self, first: Mapping[str, Any], second: Mapping[str, Any]) -> float:
-        return seconds(first, second)
 
 
 def details(event: Mapping[str, Any]) -> dict[str, Any]:
@@ -282,20 +275,6 @@ class Workflows:
                 raise AssertionError(f"{execution_arn} still {found['status']} after {timeout}s")
             await asyncio.sleep(0.02)
 
-    async def until_event(
-        self, execution_arn: str, kind: str, *, timeout: float = FINISH_TIMEOUT
-    ) -> dict[str, Any]:
-        """The first event of type `kind` once the execution's history has it."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            for event in await self.history(execution_arn):
-                if event["type"] == kind:
-                    return event
-            if loop.time() > deadline:
-                raise AssertionError(f"no {kind} in the history of {execution_arn}")
-            await asyncio.sleep(0.02)
-
     async def run(
         self,
         definition: Mapping[str, Any],
@@ -308,13 +287,6 @@ class Workflows:
         machine_arn = await self.machine(definition)
         execution_arn = await self.start(machine_arn, input, name=name)
         return await self.finished(execution_arn, timeout=timeout)
-
-    async def run_all(
-        self, machine_arn: str, inputs: list[Any], *, timeout: float = FINISH_TIMEOUT
-    ) -> list[Finished]:
-        """Start an execution per input at once; all of them, closed, in input order."""
-        arns = [await self.start(machine_arn, given) for given in inputs]
-        return list(await asyncio.gather(*(self.finished(a, timeout=timeout) for a in arns)))
 
     async def run_sync(self, definition: Mapping[str, Any], input: Any = None) -> dict[str, Any]:
         """Create an EXPRESS machine and StartSyncExecution it: the answer."""
