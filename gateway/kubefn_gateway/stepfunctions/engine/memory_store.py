@@ -68,7 +68,7 @@ class MemoryStore:
         execution.status, execution.events = RUNNING, 1
         held = _Held(execution=execution, events=1)
         held.runs[run.id] = run.encode()
-        held.fields.update({f"seq:{run.id}": "1", f"last:{run.id}": "1"})
+        held.fields.update({f"seq:{run.id}": "1", f"last:{run.id}": "0"})
         self._held[execution.id] = held
         self._set_due(layout.member(execution.id, run.id), now_ms)
         if timeout_ms is not None:

@@ -40,7 +40,8 @@ end
 
 # KEYS: meta, history, runs, ready
 # ARGV: execution id, run id, expected seq ('' = none), now ms, history max, event count,
-#       (chain run, event text) * count, then ops (see plan.py).
+#       whether the plan closes the execution, (chain run, event text) * count, then ops
+#       (see plan.py).
 _COMMIT = (
     _COMMON
     + """
@@ -53,8 +54,28 @@ if seq ~= '' then
 end
 local n = tonumber(ARGV[6])
 local length = redis.call('LLEN', hist)
-if hmax > 0 and length + n > hmax then return -2 end
-local i = 7
+local closing = ARGV[7] == '1'
+if hmax > 0 and (length + n > hmax or (length + n == hmax and not closing)) then
+  -- As Step Functions: the events that still fit, then ExecutionFailed as the last one.
+  local fit = hmax - 1 - length
+  local i = 8
+  for _ = 1, fit do
+    length = length + 1
+    local previous = redis.call('HGET', runs, 'last:' .. ARGV[i]) or '0'
+    redis.call('RPUSH', hist,
+      ARGV[i + 1] .. ',"id":' .. length .. ',"previousEventId":' .. previous .. '}')
+    i = i + 2
+  end
+  length = length + 1
+  local cause = 'The execution reached the limit of ' .. hmax .. ' events in its history.'
+  redis.call('RPUSH', hist, '{"timestamp":' .. string.format('%.3f', now / 1000)
+    .. ',"type":"ExecutionFailed","executionFailedEventDetails":{"error":"States.Runtime",'
+    .. '"cause":"' .. cause .. '"},"id":' .. length .. ',"previousEventId":' .. (length - 1) .. '}')
+  redis.call('HSET', meta, 'status', 'FAILED', 'stop', now, 'error', 'States.Runtime',
+    'cause', cause, 'events', length)
+  return -2
+end
+local i = 8
 for _ = 1, n do
   local chain = ARGV[i]
   length = length + 1
@@ -155,7 +176,7 @@ local now = ARGV[4]
 for i = 8, #ARGV, 2 do redis.call('HSET', meta, ARGV[i], ARGV[i + 1]) end
 redis.call('HSET', meta, 'status', 'RUNNING', 'input', ARGV[3], 'events', 1)
 redis.call('RPUSH', hist, ARGV[6] .. ',"id":1,"previousEventId":0}')
-redis.call('HSET', runs, ARGV[2], ARGV[7], 'seq:' .. ARGV[2], 1, 'last:' .. ARGV[2], 1)
+redis.call('HSET', runs, ARGV[2], ARGV[7], 'seq:' .. ARGV[2], 1, 'last:' .. ARGV[2], 0)
 redis.call('ZADD', ready, now, member(ARGV[2]))
 if ARGV[5] ~= '' then redis.call('ZADD', ready, ARGV[5], member('!timeout')) end
 return 'started'
@@ -383,6 +404,7 @@ class RedisStore:
             now_ms,
             self._history_max if limit_history else 0,
             len(plan.events),
+            "1" if any(op[0] == "close" for op in plan.ops) else "0",
         ]
         for chain, text in plan.events:
             args += [chain, text]

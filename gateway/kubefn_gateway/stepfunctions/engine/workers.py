@@ -138,7 +138,7 @@ class Workers:
             )
             outcome = await store.commit(execution.id, step.plan, now_ms=self._clock.now_ms())
             if outcome == Outcome.HISTORY_FULL:
-                await self._fail_full(execution)
+                await self._history_full(execution)
                 return
             if outcome != Outcome.COMMITTED:
                 return
@@ -193,7 +193,13 @@ class Workers:
         )
         await self._store.release(member)
 
-    async def _fail_full(self, execution: Execution) -> None:
+    async def _history_full(self, execution: Execution) -> None:
+        """The store closed the execution itself (Redis), or leaves it to us (memory)."""
+        current = await self._store.execution(execution.id)
+        if current is not None and current.status != RUNNING:
+            await self._store.release(layout.member(execution.id, TOP))
+            await self._on_closed(current, current.status)
+            return
         await self._close(
             execution,
             status=FAILED,
