@@ -569,7 +569,6 @@ async def test_history_pages_forwards_and_backwards_alike(runs: Executions) -> N
     assert [e["id"] for e in first["events"]] == [1, 2, 3, 4]
     assert whole[0]["type"] == "ExecutionStarted"
     assert whole[0]["previousEventId"] == 0
-    assert whole[1]["previousEventId"] == 1
 
 
 async def test_history_without_execution_data_leaves_inputs_and_outputs_out(
