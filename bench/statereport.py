@@ -32,9 +32,10 @@ def _table(head: list[str], rows: list[list[str]]) -> list[str]:
     return lines + ["| " + " | ".join(row) + " |" for row in rows]
 
 
-def _cpu(cpu: dict[str, float]) -> str:
-    shown = {k: v for k, v in cpu.items() if v >= 0.0005}
-    return ", ".join(f"{k} {v:.3f}" for k, v in sorted(shown.items(), key=lambda kv: -kv[1]))
+def _cpu(cpu: dict[str, float], *, digits: int = 3) -> str:
+    shown = {k: v for k, v in cpu.items() if v >= 0.5 * 10**-digits}
+    ordered = sorted(shown.items(), key=lambda kv: -kv[1])
+    return ", ".join(f"{k} {v:.{digits}f}" for k, v in ordered)
 
 
 def _evalsha(name: str, target: dict[str, Any]) -> str:
@@ -107,6 +108,7 @@ def render_map(data: dict[str, Any]) -> list[str]:
                 f"{t['duration_ms']['max']:.0f})",
                 f"{per_s} invocations/s" if name == "invoke_floor" else per_s,
                 _cpu(t["cpu_ms_per_transition"]),
+                _cpu(t.get("cores", {}), digits=2),
                 _evalsha(name, t),
                 f"{t['machine_busy_cores']:.2f}",
             ]
@@ -120,6 +122,7 @@ def render_map(data: dict[str, Any]) -> list[str]:
             "wall ms p50 (min-max)",
             "transitions/s",
             "CPU ms per transition (per invocation), by process",
+            "cores used, by process",
             "EVALSHA per execution x Redis time",
             "busy cores",
         ],
@@ -153,8 +156,17 @@ def verdict(data: dict[str, Any]) -> str:
     )
 
 
+def idle(data: dict[str, Any]) -> str:
+    found = data["idle_gateway"]
+    return (
+        f"An idle gateway (no execution anywhere) used {found['gateway_cores']:.3f} of a core "
+        f"and made Redis run {found['evalsha_per_s']:.0f} scripts per second "
+        f"({found['redis_cores']:.3f} of a core): its workers' polls for due steps."
+    )
+
+
 def render(data: dict[str, Any]) -> list[str]:
-    return [*render_chain(data), "", *render_map(data), "", verdict(data)]
+    return [*render_chain(data), "", *render_map(data), "", idle(data), "", verdict(data)]
 
 
 def main() -> None:

@@ -87,7 +87,7 @@ class StandardTarget:
     machine_arn: str
     input: str
     poll_s: float
-    """Pause between rounds of DescribeExecution calls (each call also takes a round trip)."""
+    """Pause after a DescribeExecution that found the execution running."""
     last_arn: str = ""
 
     def burst(self, n: int, pool: concurrent.futures.Executor) -> Burst:
@@ -101,15 +101,15 @@ class StandardTarget:
             return reply["executionArn"], t0
 
         started = list(pool.map(start_one, range(n)))
-        pending = dict(started)
+        # One DescribeExecution at a time, oldest execution first: the waiting client adds
+        # one request per poll interval to the gateway's load, whatever the burst's size.
+        pending = [arn for arn, _ in started]
         seen: dict[str, tuple[dict[str, Any], float]] = {}
         while pending:
-            for arn in list(pending):
-                described = self.client.describe_execution(executionArn=arn)
-                if described["status"] != "RUNNING":
-                    seen[arn] = (described, time.perf_counter())
-                    del pending[arn]
-            if pending:
+            described = self.client.describe_execution(executionArn=pending[0])
+            if described["status"] != "RUNNING":
+                seen[pending.pop(0)] = (described, time.perf_counter())
+            else:
                 time.sleep(self.poll_s)  # poll interval of the client's wait
         for arn, (described, _) in seen.items():
             if described["status"] != "SUCCEEDED":
