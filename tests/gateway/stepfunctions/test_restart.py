@@ -53,7 +53,7 @@ DEFINITION = {
             "ResultPath": "$.first",
             "Next": "Pause",
         },
-        "Pause": {"Type": "Wait", "Seconds": 40, "Next": "Approve"},
+        "Pause": {"Type": "Wait", "Seconds": 200, "Next": "Approve"},
         "Approve": {
             "Type": "Task",
             "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
@@ -88,7 +88,7 @@ class GatewayProcess:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "kubefn_gateway", "--host", "127.0.0.1",
              "--port", str(self.port), "--redis-url", redis_url, "--state-dir", str(state_dir),
-             "--states-time-scale", "20", "--states-lease-seconds", "1",
+             "--states-time-scale", "40", "--states-lease-seconds", "1",
              "--states-poll-seconds", "0.05"],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -173,7 +173,7 @@ async def test_an_execution_survives_its_gateway_killed_in_a_wait_and_in_a_callb
         arn = client.start_execution(
             stateMachineArn=machine, name="run-1", input=json.dumps({"order": 7})
         )["executionArn"]
-        # Killed while the Wait waits (40 s at 20x: 2 s).
+        # Killed while the Wait waits (200 s at 40x: 5 s, room for a slow machine).
         until(lambda: "WaitStateEntered" in types(client, arn), what="the Wait entered")
         gateway.kill()
         assert steps.read_text().split() == ["first"]

@@ -144,18 +144,20 @@ class MemoryStore:
 
     def _forget_run(self, held: _Held, run_id: str) -> None:
         held.runs.pop(run_id, None)
-        for prefix in ("seq", "last", "tok", "cb", "hb", "hbi", "dl"):
+        for prefix in ("seq", "last", "tok", "cb", "hb", "hbi", "dl", "ph"):
             held.fields.pop(f"{prefix}:{run_id}", None)
         self._due.pop(self._member(held, run_id), None)
 
     def _apply(self, held: _Held, op: tuple[str, ...], *, now_ms: int) -> None:
         f, name = held.fields, op[0]
         if name == "put":
-            _, run_id, record, token, interval, deadline = op
+            _, run_id, record, token, interval, deadline, phase = op
             held.runs[run_id] = record
+            f[f"ph:{run_id}"] = phase
             f[f"seq:{run_id}"] = str(int(f.get(f"seq:{run_id}", "0")) + 1)
-            f.pop(f"cb:{run_id}", None)
-            f.pop(f"hb:{run_id}", None)
+            if f.get(f"tok:{run_id}", "") != token:
+                f.pop(f"cb:{run_id}", None)
+                f.pop(f"hb:{run_id}", None)
             for key, value in (("tok", token), ("hbi", interval), ("dl", deadline)):
                 if token:
                     f[f"{key}:{run_id}"] = value
@@ -164,7 +166,8 @@ class MemoryStore:
         elif name == "drop":
             self._forget_run(held, op[1])
         elif name == "due":
-            self._set_due(self._member(held, op[1]), int(op[2]))
+            at = now_ms if f"cb:{op[1]}" in f else int(op[2])
+            self._set_due(self._member(held, op[1]), at)
         elif name == "undue":
             self._due.pop(self._member(held, op[1]), None)
         elif name == "chain":
@@ -256,7 +259,8 @@ class MemoryStore:
         if f.get(f"tok:{run_id}") != token or f"cb:{run_id}" in f:
             return 0
         f[f"cb:{run_id}"] = result
-        self._wake(held, run_id, now_ms)
+        if f.get(f"ph:{run_id}") != "invoke":
+            self._wake(held, run_id, now_ms)
         return 1
 
     async def heartbeat(self, execution_id: str, run_id: str, *, token: str, now_ms: int) -> int:

@@ -53,6 +53,7 @@ class Plan:
                 run.token or "",
                 "" if run.heartbeat_ms is None else str(run.heartbeat_ms),
                 "" if run.deadline_ms is None else str(run.deadline_ms),
+                run.phase,
             )
         )
 

@@ -33,7 +33,7 @@ local function wake(runs, ready, r, now)
 end
 local function forget(runs, ready, r)
   redis.call('HDEL', runs, r, 'seq:' .. r, 'last:' .. r, 'tok:' .. r, 'cb:' .. r, 'hb:' .. r,
-    'hbi:' .. r, 'dl:' .. r)
+    'hbi:' .. r, 'dl:' .. r, 'ph:' .. r)
   redis.call('ZREM', ready, member(r))
 end
 """
@@ -90,21 +90,27 @@ while i <= #ARGV do
   local op = ARGV[i]
   if op == 'put' then
     local r = ARGV[i + 1]
-    redis.call('HSET', runs, r, ARGV[i + 2])
+    redis.call('HSET', runs, r, ARGV[i + 2], 'ph:' .. r, ARGV[i + 6])
     redis.call('HINCRBY', runs, 'seq:' .. r, 1)
-    redis.call('HDEL', runs, 'cb:' .. r, 'hb:' .. r)
+    -- A callback and heartbeats belong to one task token: a new token forgets them.
+    if redis.call('HGET', runs, 'tok:' .. r) ~= ARGV[i + 3] then
+      redis.call('HDEL', runs, 'cb:' .. r, 'hb:' .. r)
+    end
     if ARGV[i + 3] == '' then
       redis.call('HDEL', runs, 'tok:' .. r, 'hbi:' .. r, 'dl:' .. r)
     else
       redis.call('HSET', runs, 'tok:' .. r, ARGV[i + 3], 'hbi:' .. r, ARGV[i + 4],
         'dl:' .. r, ARGV[i + 5])
     end
-    i = i + 6
+    i = i + 7
   elseif op == 'drop' then
     forget(runs, ready, ARGV[i + 1])
     i = i + 2
   elseif op == 'due' then
-    redis.call('ZADD', ready, ARGV[i + 2], member(ARGV[i + 1]))
+    local at = ARGV[i + 2]
+    -- A callback that came while the Task was being invoked is taken up at once.
+    if redis.call('HEXISTS', runs, 'cb:' .. ARGV[i + 1]) == 1 then at = now end
+    redis.call('ZADD', ready, at, member(ARGV[i + 1]))
     i = i + 3
   elseif op == 'undue' then
     redis.call('ZREM', ready, member(ARGV[i + 1]))
@@ -211,7 +217,9 @@ if redis.call('HGET', KEYS[2], 'tok:' .. r) ~= ARGV[3]
   return 0
 end
 redis.call('HSET', KEYS[2], 'cb:' .. r, ARGV[4])
-wake(KEYS[2], KEYS[3], r, ARGV[5])
+-- While its Task is still being invoked, the worker invoking it takes the callback up
+-- when it commits; waking the run now would let another worker race it.
+if redis.call('HGET', KEYS[2], 'ph:' .. r) ~= 'invoke' then wake(KEYS[2], KEYS[3], r, ARGV[5]) end
 return 1
 """
 )
@@ -424,17 +432,27 @@ class RedisStore:
             await pipe.execute()
 
     async def claim(self, *, now_ms: int, lease_ms: int, limit: int) -> list[str]:
-        """Due runs from every shard, fairly: shards are visited round-robin."""
-        claimed: list[str] = []
-        for _ in range(layout.SHARDS):
-            if len(claimed) >= limit:
-                break
-            shard = self._next_shard
-            self._next_shard = (shard + 1) % layout.SHARDS
-            found = await self._claim(
-                keys=[layout.ready_key(shard)], args=[now_ms, lease_ms, limit - len(claimed)]
-            )
-            claimed += [_text(m) for m in found]
+        """Due runs from every shard in one round trip; each shard may give up to `limit`,
+        and what is claimed beyond `limit` is handed back at once."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for shard in range(layout.SHARDS):
+                await self._claim(
+                    keys=[layout.ready_key(shard)], args=[now_ms, lease_ms, limit], client=pipe
+                )
+            found = await pipe.execute()
+        claimed = [_text(m) for shard in found for m in shard]
+        if len(claimed) > limit:
+            # Fair enough across shards: a random start keeps any shard from starving.
+            start = self._next_shard % len(claimed)
+            self._next_shard += 1
+            claimed = claimed[start:] + claimed[:start]
+            spare = claimed[limit:]
+            claimed = claimed[:limit]
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for member in spare:
+                    execution, _ = layout.split_member(member)
+                    pipe.zadd(layout.execution_keys(execution).ready, {member: now_ms}, xx=True)
+                await pipe.execute()
         return claimed
 
     async def extend(self, member: str, *, now_ms: int, until_ms: int) -> None:

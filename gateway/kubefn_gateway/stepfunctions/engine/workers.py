@@ -143,7 +143,7 @@ class Workers:
             if outcome != Outcome.COMMITTED:
                 return
             self.transitions += 1
-            if any(op[0] in ("due", "finish") for op in step.plan.ops):
+            if _wakes_others(step.plan):
                 self.nudge()
             if step.closed:
                 execution.status = step.closed
@@ -207,3 +207,8 @@ class Workers:
             error=errors.RUNTIME,
             cause=HISTORY_FULL_CAUSE.format(limit=self._history_limit),
         )
+
+
+def _wakes_others(plan: Plan) -> bool:
+    """Whether a committed plan made another run due (a child started, a parent woken)."""
+    return any(op[0] == "finish" or (op[0] == "due" and op[1] != plan.run_id) for op in plan.ops)
