@@ -77,7 +77,10 @@ _TOP_LEVEL = ("StartAt", "States", "Comment", "Version", "TimeoutSeconds", "Quer
 _SUB_MACHINE = ("StartAt", "States", "Comment", "QueryLanguage")
 
 _ARN = re.compile(r"arn:[a-z0-9-]+:[a-z0-9-]+:[a-z0-9-]*:\d*:.+")
-_FUNCTION_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9$_-]{1,128})?")
+_FUNCTION_NAME = re.compile(
+    r"([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?/)?[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9$_-]{1,128})?"
+)
+"""A function's name, optionally with a qualifier, or `namespace/name` (kubefn's own key)."""
 _RETRIER = (
     "ErrorEquals", "IntervalSeconds", "MaxAttempts", "BackoffRate", "MaxDelaySeconds",
     "JitterStrategy", "Comment",

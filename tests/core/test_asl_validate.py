@@ -668,3 +668,18 @@ def test_a_state_with_a_broken_type_still_leads_to_its_next() -> None:
         "States.A.Type: must be one of Task, Pass, Choice, Wait, Succeed, Fail, Parallel, Map "
         "(got 'Lambda')"
     ]
+
+
+@pytest.mark.parametrize(
+    "resource",
+    ["hello", "hello:$LATEST", "team-a/hello", "arn:aws:lambda:us-east-1:0:function:hello"],
+)
+def test_a_task_names_a_function_by_name_key_or_arn(resource: str) -> None:
+    assert check_definition(machine(A=task(Resource=resource))) == []
+
+
+@pytest.mark.parametrize("resource", ["Team/hello", "/hello", "a/b/c", "-a/hello"])
+def test_a_namespace_must_be_a_dns_label(resource: str) -> None:
+    assert [p.path for p in check_definition(machine(A=task(Resource=resource)))] == [
+        "States.A.Resource"
+    ]
