@@ -15,10 +15,12 @@ bursts of N executions started at once (bench/statetargets.py): kubefn Standard
 (StartSyncExecution), moto Standard, and raw Redis doing only the storage work
 of each transition, one commit per transition and one per 64 (the engine's
 batch). Rounds rotate the target order, so drifting load falls on all alike.
-The interpreter's pure floor runs the same states through kubefn.asl.payload in
-this process. Then a Map over 1,000 items (MaxConcurrency 50, each iteration a
-Task invoking a Python function), Standard and Express, against the same 1,000
-invocations sent straight to the gateway's Invoke API, 50 at a time.
+Two floors run the same states in this process: the engine's interpreter
+building every plan without committing any, and kubefn.asl.payload alone.
+
+Then a Map over 1,000 items (MaxConcurrency 50, each iteration a Task invoking
+a Python function), Standard and Express, against the same 1,000 invocations
+sent straight to the gateway's Invoke API, 50 at a time.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from bench.statetargets import (
     StandardTarget,
     Target,
     history_counts,
+    interpreter_floor,
     invoke_all,
     pure_floor,
     sfn_client,
@@ -193,6 +196,9 @@ def _summary(tally: _Tally, *, transitions_each: int) -> dict[str, Any]:
             "redis_us_per_transition": round(tally.redis_us / transitions, 2),
         },
         "machine_busy_cores": round(tally.busy_ns / 1e9 / max(tally.elapsed_s, 1e-9), 2),
+        "others_cores": round(
+            max(0, tally.busy_ns - sum(tally.cpu_ns.values())) / 1e9 / max(tally.elapsed_s, 1e-9), 2
+        ),
     }
 
 
@@ -240,6 +246,9 @@ def _chain(meter: _Meter, sizes: Sizes, progress: Progress) -> dict[str, Any]:
     described = kubefn.describe_execution(executionArn=standard.last_arn)
     return {
         "levels": levels,
+        "interpreter_floor": interpreter_floor(
+            definition, first_input=CHAIN_INPUT, runs=sizes.pure_runs
+        ),
         "pure_floor": pure_floor(definition, first_input=CHAIN_INPUT, runs=sizes.pure_runs),
         "checks": {
             "kubefn_standard_history": history_counts(kubefn, standard.last_arn),

@@ -4,12 +4,14 @@ Every target runs `n` executions started at once from threads of this process
 and returns a `Burst`: each execution's duration by the target's own clock
 (stopDate - startDate, where it reports one), as the client saw it, and the span
 from the first start to the last stop. The floors do the same work with less:
-raw Redis does only the storage of each transition, the pure floor only the
-input and output processing.
+raw Redis does only the storage of each transition, the interpreter floor runs
+the engine's interpreter in this process without committing its plans, and the
+pure floor only the input and output processing (kubefn.asl.payload).
 """
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import http.client
 import itertools
@@ -27,6 +29,11 @@ from botocore.config import Config
 from bench import stats
 from bench.workspace import gateway_invoke_path
 from kubefn.asl import payload
+from kubefn_gateway.stepfunctions.engine import definitions
+from kubefn_gateway.stepfunctions.engine.clock import Clock
+from kubefn_gateway.stepfunctions.engine.interpreter import Interpreter
+from kubefn_gateway.stepfunctions.engine.runs import TOP, Run
+from kubefn_gateway.stepfunctions.engine.store import Execution, Loaded
 
 
 def sfn_client(url: str) -> Any:
@@ -284,6 +291,70 @@ def pure_floor(definition: dict[str, Any], *, first_input: str, runs: int) -> di
         "duration_ms": summary,
         "transitions_per_s_at_p50": round(len(states) * 1000 / summary["p50"]),
     }
+
+
+def interpreter_floor(definition: dict[str, Any], *, first_input: str, runs: int) -> dict[str, Any]:
+    """The engine's own interpreter walking the chain in this process: each advance builds
+    its plan (history events, size checks, context object), and no plan is committed:
+    no Redis, no HTTP, no claims. Pass states never call `functions` or `nested`."""
+    text = json.dumps(definition, separators=(",", ":"))
+    interpreter = Interpreter(
+        functions=None,  # type: ignore[arg-type]
+        nested=None,  # type: ignore[arg-type]
+        clock=Clock(),
+        lease_ms=30_000,
+        sync_poll_ms=5_000,
+        region="us-east-1",
+    )
+    execution = Execution(
+        id="default/chain:floor",
+        arn="arn:aws:states:us-east-1:000000000000:execution:chain:floor",
+        name="floor",
+        machine_key="default/chain",
+        machine_arn="arn:aws:states:us-east-1:000000000000:stateMachine:chain",
+        type="STANDARD",
+        status="RUNNING",
+        input=first_input,
+        definition=text,
+        start_ms=int(time.time() * 1000),
+    )
+
+    async def walk() -> int:
+        parsed = definitions.parse(execution.definition)
+        run = Run(id=TOP, scope=(), state=parsed.start_at(()), input=json.loads(first_input))
+        loaded = Loaded(run=run, seq=0, callback=None, last_heartbeat_ms=None)
+        plans = 0
+        while True:
+            step = await interpreter.advance(execution, parsed, loaded, fork=_no_fork)
+            plans += 1
+            if step.next_run is None:
+                return plans
+            loaded = Loaded(
+                run=step.next_run, seq=loaded.seq + 1, callback=None, last_heartbeat_ms=None
+            )
+
+    async def timed() -> tuple[list[float], int]:
+        for _ in range(max(3, runs // 10)):  # warm-up
+            await walk()
+        durations, plans = [], 0
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            plans = await walk()
+            durations.append((time.perf_counter() - t0) * 1000)
+        return durations, plans
+
+    durations, plans = asyncio.run(timed())
+    summary = stats.summarize(durations)
+    return {
+        "runs": runs,
+        "plans_per_execution": plans,
+        "duration_ms": summary,
+        "transitions_per_s_at_p50": round(len(definition["States"]) * 1000 / summary["p50"]),
+    }
+
+
+async def _no_fork() -> Any:
+    raise AssertionError("a Pass chain has no fork")
 
 
 def invoke_all(
