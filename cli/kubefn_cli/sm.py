@@ -21,15 +21,14 @@ import json
 import os
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from kubefn_cli import awsjson
+
 TARGET = "AWSStepFunctions"
-CONTENT_TYPE = "application/x-amz-json-1.0"
 CLOSED = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 STATUSES = ("RUNNING", *CLOSED)
 POLL_SECONDS = 0.25
@@ -48,27 +47,14 @@ class Client:
         self.url = url.rstrip("/")
 
     def call(self, operation: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        request = urllib.request.Request(
-            f"{self.url}/",
-            data=json.dumps(body).encode(),
-            method="POST",
-            headers={"Content-Type": CONTENT_TYPE, "X-Amz-Target": f"{TARGET}.{operation}"},
-        )
         try:
-            with urllib.request.urlopen(request, timeout=960) as response:
-                answer: dict[str, Any] = json.loads(response.read())
-                return answer
-        except urllib.error.HTTPError as exc:
-            raw = exc.read()
-            try:
-                error = json.loads(raw)
-                code = str(error.get("__type", exc.code)).rpartition("#")[2]
-                message = str(error.get("message") or error.get("Message") or "")
-            except (ValueError, AttributeError):
-                code, message = str(exc.code), raw.decode(errors="replace")
-            raise Refused(f"{operation}: {code}: {message}") from None
-        except urllib.error.URLError as exc:
-            raise Refused(f"cannot reach the gateway at {self.url}: {exc.reason}") from None
+            return awsjson.post(
+                self.url, target=TARGET, operation=operation, body=body, timeout=960
+            )
+        except awsjson.ServiceError as exc:
+            raise Refused(f"{operation}: {exc.code}: {exc.message}") from None
+        except awsjson.Unreachable as exc:
+            raise Refused(str(exc)) from None
 
     def pages(self, operation: str, body: Mapping[str, Any], field: str) -> Iterator[Any]:
         """Every item of a paged listing."""

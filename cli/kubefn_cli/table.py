@@ -35,15 +35,14 @@ import random
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from kubefn_cli import awsjson
+
 TARGET = "DynamoDB_20120810"
-CONTENT_TYPE = "application/x-amz-json-1.0"
 BATCH = 25
 ATTEMPTS = 10
 """Tries of a request, or of a batch without progress, before the command gives up."""
@@ -68,13 +67,6 @@ class Failed(Exception):
     def __init__(self, message: str, *, code: int) -> None:
         super().__init__(message)
         self.code = code
-
-
-class AwsError(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
 
 
 class Key(NamedTuple):
@@ -126,7 +118,7 @@ class Client:
         for attempt in range(1, ATTEMPTS + 1):
             try:
                 return self._send(operation, body)
-            except AwsError as exc:
+            except awsjson.ServiceError as exc:
                 if exc.code not in RETRYABLE or attempt == ATTEMPTS:
                     raise
             self._sleep(retry_delay(attempt, rand=random.random()))
@@ -136,33 +128,17 @@ class Client:
         self._sleep(retry_delay(attempt, rand=random.random()))
 
     def _send(self, operation: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        request = urllib.request.Request(
-            f"{self.url}/",
-            data=json.dumps(body).encode(),
-            method="POST",
-            headers={"Content-Type": CONTENT_TYPE, "X-Amz-Target": f"{TARGET}.{operation}"},
-        )
         try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                answer: dict[str, Any] = json.loads(response.read())
-                return answer
-        except urllib.error.HTTPError as exc:
-            raw = exc.read()
-            try:
-                error = json.loads(raw)
-            except ValueError:
-                raise AwsError(str(exc.code), raw.decode(errors="replace")) from None
-            code = str(error.get("__type", exc.code)).rpartition("#")[2]
-            raise AwsError(code, str(error.get("message") or error.get("Message") or "")) from None
-        except urllib.error.URLError as exc:
-            raise Failed(f"cannot reach the gateway at {self.url}: {exc.reason}", code=1) from None
+            return awsjson.post(self.url, target=TARGET, operation=operation, body=body, timeout=60)
+        except awsjson.Unreachable as exc:
+            raise Failed(str(exc), code=1) from None
 
 
 def describe(client: Client, name: str) -> KeySchema | None:
     """The table's key schema, or None when it does not exist."""
     try:
         table = client.call("DescribeTable", {"TableName": name})["Table"]
-    except AwsError as exc:
+    except awsjson.ServiceError as exc:
         if exc.code == "ResourceNotFoundException":
             return None
         raise
@@ -348,7 +324,7 @@ def _write(client: Client, name: str, path: Path, rows: list[Row]) -> None:
     while pending:
         try:
             answer = client.call("BatchWriteItem", {"RequestItems": {name: pending}})
-        except AwsError as exc:
+        except awsjson.ServiceError as exc:
             raise Failed(f"{where}: {exc}", code=1) from None
         left = answer.get("UnprocessedItems", {}).get(name, [])
         idle = idle + 1 if len(left) == len(pending) else 0
@@ -543,7 +519,7 @@ def _run(work: Callable[[], str], *, command: str) -> int:
     except Failed as exc:
         print(f"kubefn table {command}: {exc}", file=sys.stderr)
         return exc.code
-    except (AwsError, OSError) as exc:  # OSError: the connection broke mid-request
+    except (awsjson.ServiceError, OSError) as exc:  # OSError: the connection broke mid-request
         print(f"kubefn table {command}: {exc}", file=sys.stderr)
         return 1
     print(f"kubefn table {command}: {done}", file=sys.stderr)

@@ -4,7 +4,8 @@ Each field is checked by the model's rules (length, enum, range, JSON payload)
 and a violation names the field, the limit and the value, in the words of
 Step Functions' request validator. A nextToken is opaque: it holds the position
 a page ended at and a digest of the request it belongs to, so a token used
-with other arguments is an InvalidToken rather than a wrong page.
+with other arguments is an InvalidToken rather than a wrong page. The field checks
+serve the state-machine operations too, so both halves of the API word a violation alike.
 """
 
 from __future__ import annotations
@@ -64,8 +65,8 @@ def _encode(digest: str, position: list[Any]) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode()
 
 
-def _decode(raw: Any, *, scope: str, most: int) -> list[Any] | None:
-    """The position a nextToken holds; InvalidToken unless this request's arguments made it."""
+def next_token(raw: Any, *, most: int) -> str | None:
+    """A nextToken as given (None when absent): text of 1 to `most` characters."""
     if raw is None:
         return None
     if not isinstance(raw, str) or not 1 <= len(raw) <= most:
@@ -74,6 +75,13 @@ def _decode(raw: Any, *, scope: str, most: int) -> list[Any] | None:
                 "nextToken", f"Member must have length between 1 and {most}", value=raw
             )
         )
+    return raw
+
+
+def _decode(raw: Any, *, scope: str, most: int) -> list[Any] | None:
+    """The position a nextToken holds; InvalidToken unless this request's arguments made it."""
+    if next_token(raw, most=most) is None:
+        return None
     try:
         token = json.loads(base64.urlsafe_b64decode(raw.encode()))
         position = token["p"] if token["s"] == scope else None
@@ -197,20 +205,20 @@ def invalid_output(reason: str) -> errors.StepFunctionsError:
     return errors.InvalidOutput(f"Invalid Output: '{reason}'")
 
 
-def page_size(raw: Any) -> int:
-    """maxResults: 1 to 1000 results a page; 0 (or none) means the default, 100."""
+def page_size(raw: Any, *, most: int = PAGE_MAX, default: int = PAGE_DEFAULT) -> int:
+    """maxResults: 1 to `most` results a page; 0 (or none) means `default`."""
     if raw is None or (type(raw) is int and raw == 0):
-        return PAGE_DEFAULT
+        return default
     if isinstance(raw, bool) or not isinstance(raw, int) or raw < 0:
         raise errors.validation(
             errors.constraint(
                 "maxResults", "Member must have value greater than or equal to 0", value=raw
             )
         )
-    if raw > PAGE_MAX:
+    if raw > most:
         raise errors.validation(
             errors.constraint(
-                "maxResults", f"Member must have value less than or equal to {PAGE_MAX}", value=raw
+                "maxResults", f"Member must have value less than or equal to {most}", value=raw
             )
         )
     return int(raw)
@@ -229,14 +237,34 @@ def bounded(raw: Any, *, field: str, most: int) -> str:
     if not isinstance(raw, str):
         raise errors.validation(errors.constraint(field, "Member must be a string", value=raw))
     if len(raw) > most:
+        raise _too_long(field, most=most, length=len(raw))
+    return raw
+
+
+def required_text(raw: Any, *, field: str, most: int) -> str:
+    """A required string of 1 to `most` characters (a task token, a definition): its value
+    is left out of the error, as Step Functions leaves out a sensitive member's."""
+    if raw is None:
+        raise required(field)
+    if not isinstance(raw, str) or not raw:
         raise errors.validation(
             errors.constraint(
-                field,
-                f"Member must have length less than or equal to {most} (got {len(raw)})",
-                sensitive=True,
+                field, "Member must have length greater than or equal to 1", sensitive=True
             )
         )
+    if len(raw) > most:
+        raise _too_long(field, most=most, length=len(raw))
     return raw
+
+
+def _too_long(field: str, *, most: int, length: int) -> errors.ValidationException:
+    return errors.validation(
+        errors.constraint(
+            field,
+            f"Member must have length less than or equal to {most} (got {length})",
+            sensitive=True,
+        )
+    )
 
 
 def trace_header(raw: Any) -> str:
@@ -262,23 +290,7 @@ def trace_header(raw: Any) -> str:
 
 
 def task_token(raw: Any) -> str:
-    if raw is None:
-        raise required("taskToken")
-    if not isinstance(raw, str) or not raw:
-        raise errors.validation(
-            errors.constraint(
-                "taskToken", "Member must have length greater than or equal to 1", sensitive=True
-            )
-        )
-    if len(raw) > TOKEN_MAX:
-        raise errors.validation(
-            errors.constraint(
-                "taskToken",
-                f"Member must have length less than or equal to {TOKEN_MAX} (got {len(raw)})",
-                sensitive=True,
-            )
-        )
-    return raw
+    return required_text(raw, field="taskToken", most=TOKEN_MAX)
 
 
 def enum(raw: Any, field: str, values: tuple[str, ...]) -> str | None:

@@ -23,7 +23,7 @@ import redis.asyncio as aioredis
 from kubefn import asl, config
 from kubefn import statemachine as statemachine_spec
 from kubefn.schema import Problem
-from kubefn_gateway.stepfunctions import errors, machines
+from kubefn_gateway.stepfunctions import errors, execution_requests, machines
 from kubefn_gateway.stepfunctions.arns import Arns
 from kubefn_gateway.stepfunctions.machines import Machine, MachineCatalog, MachineSettings
 
@@ -75,7 +75,9 @@ class MachinesApi:
         name = _name(body.get("name"))
         text = _definition(body.get("definition"))
         role = _role_arn(body.get("roleArn"))
-        machine_type = _enum(body.get("type"), "type", TYPES) or statemachine_spec.STANDARD
+        machine_type = (
+            execution_requests.enum(body.get("type"), "type", TYPES) or statemachine_spec.STANDARD
+        )
         logging = _logging(body.get("loggingConfiguration"))
         tracing = _tracing(body.get("tracingConfiguration"))
         _no_versions(body)
@@ -107,7 +109,7 @@ class MachinesApi:
         return {"stateMachineArn": arn, "creationDate": machine.created}
 
     async def describe_state_machine(self, body: dict[str, Any]) -> dict[str, Any]:
-        _enum(body.get("includedData"), "includedData", ("ALL_DATA", "METADATA_ONLY"))
+        execution_requests.included_data(body)
         machine = await self._find(body.get("stateMachineArn"))
         details = await machines.load_details(self._redis, machine.key)
         settings = _effective(machine, details.settings)
@@ -128,7 +130,9 @@ class MachinesApi:
         }
 
     async def list_state_machines(self, body: dict[str, Any]) -> dict[str, Any]:
-        size = _page_size(body.get("maxResults"), "maxResults", LIST_MAX) or LIST_DEFAULT
+        size = execution_requests.page_size(
+            body.get("maxResults"), most=LIST_MAX, default=LIST_DEFAULT
+        )
         after = _after(body.get("nextToken"))
         listed = sorted((self._arns.machine(m.key), m) for m in self._machines.all())
         remaining = [(arn, m) for arn, m in listed if after is None or arn > after]
@@ -209,10 +213,10 @@ class MachinesApi:
 
     async def validate_state_machine_definition(self, body: dict[str, Any]) -> dict[str, Any]:
         text = _definition(body.get("definition"))
-        _enum(body.get("type"), "type", TYPES)
-        _enum(body.get("severity"), "severity", ("ERROR", "WARNING"))
-        most = (
-            _page_size(body.get("maxResults"), "maxResults", DIAGNOSTICS_MAX) or DIAGNOSTICS_DEFAULT
+        execution_requests.enum(body.get("type"), "type", TYPES)
+        execution_requests.enum(body.get("severity"), "severity", ("ERROR", "WARNING"))
+        most = execution_requests.page_size(
+            body.get("maxResults"), most=DIAGNOSTICS_MAX, default=DIAGNOSTICS_DEFAULT
         )
         _, problems = asl.parse_definition_string(text)
         found = [errors.diagnostic(_within_definition(p, "definition")) for p in problems]
@@ -332,15 +336,9 @@ def _within_definition(problem: Problem, prefix: str) -> Problem:
 # The request's fields, each checked by the API's model rules and named in the error.
 
 
-def _required(field: str) -> errors.ValidationException:
-    return errors.validation(
-        errors.constraint(field, "Member must not be null"), reason="MISSING_REQUIRED_PARAMETER"
-    )
-
-
 def _name(raw: Any) -> str:
     if raw is None:
-        raise _required("name")
+        raise execution_requests.required("name")
     if not isinstance(raw, str):
         raise errors.InvalidName(f"Invalid Name: '{raw}' (a state machine name is a string)")
     limit = statemachine_spec.NAME_MAX
@@ -359,43 +357,17 @@ def _name(raw: Any) -> str:
 
 
 def _definition(raw: Any) -> str:
-    if raw is None:
-        raise _required("definition")
-    if not isinstance(raw, str) or not raw:
-        raise errors.validation(
-            errors.constraint(
-                "definition", "Member must have length greater than or equal to 1", sensitive=True
-            )
-        )
-    if len(raw) > DEFINITION_MAX:
-        raise errors.validation(
-            errors.constraint(
-                "definition",
-                f"Member must have length less than or equal to {DEFINITION_MAX} (got {len(raw)})",
-                sensitive=True,
-            )
-        )
-    return raw
+    return execution_requests.required_text(raw, field="definition", most=DEFINITION_MAX)
 
 
 def _role_arn(raw: Any) -> str:
     if raw is None:
-        raise _required("roleArn")
+        raise execution_requests.required("roleArn")
     if not isinstance(raw, str) or not raw.startswith("arn:"):
         raise errors.InvalidArn(f"Invalid Arn: 'Invalid ARN prefix: {raw}'")
     fields = raw.split(":", 5)
     if len(fields) < 6 or fields[2] != "iam" or not fields[5].startswith("role/"):
         raise errors.InvalidArn(f"Invalid Arn: 'Resource type not valid in this context: {raw}'")
-    return raw
-
-
-def _enum(raw: Any, field: str, values: tuple[str, ...]) -> str | None:
-    if raw is not None and raw not in values:
-        raise errors.validation(
-            errors.constraint(
-                field, f"Member must satisfy enum value set: [{', '.join(values)}]", value=raw
-            )
-        )
     return raw
 
 
@@ -413,7 +385,9 @@ def _logging(raw: Any) -> dict[str, Any]:
         raise errors.InvalidLoggingConfiguration(
             f"Invalid Logging Configuration: loggingConfiguration must be an object (got {raw!r})"
         )
-    level = _enum(raw.get("level"), "loggingConfiguration.level", statemachine_spec.LOG_LEVELS)
+    level = execution_requests.enum(
+        raw.get("level"), "loggingConfiguration.level", statemachine_spec.LOG_LEVELS
+    )
     level = level or OFF
     include = _boolean(
         raw.get("includeExecutionData", False), "loggingConfiguration.includeExecutionData"
@@ -477,7 +451,7 @@ def _no_versions(body: Mapping[str, Any]) -> None:
 
 def _tags(raw: Any, *, field: str, resource: str) -> dict[str, str]:
     if not isinstance(raw, list):
-        raise _required(field)
+        raise execution_requests.required(field)
     tags: dict[str, str] = {}
     for index, tag in enumerate(raw, start=1):
         key = tag.get("key") if isinstance(tag, Mapping) else None
@@ -508,22 +482,6 @@ def _tags(raw: Any, *, field: str, resource: str) -> dict[str, str]:
     return tags
 
 
-def _page_size(raw: Any, field: str, maximum: int) -> int:
-    if raw is None:
-        return 0
-    if isinstance(raw, bool) or not isinstance(raw, int) or raw < 0:
-        raise errors.validation(
-            errors.constraint(field, "Member must have value greater than or equal to 0", value=raw)
-        )
-    if raw > maximum:
-        raise errors.validation(
-            errors.constraint(
-                field, f"Member must have value less than or equal to {maximum}", value=raw
-            )
-        )
-    return raw
-
-
 def _token(after: str) -> str:
     """An opaque nextToken: the last ARN of the page, so a listing resumes after it even
     when machines come and go between pages."""
@@ -531,14 +489,8 @@ def _token(after: str) -> str:
 
 
 def _after(raw: Any) -> str | None:
-    if raw is None:
+    if execution_requests.next_token(raw, most=TOKEN_MAX) is None:
         return None
-    if not isinstance(raw, str) or not 1 <= len(raw) <= TOKEN_MAX:
-        raise errors.validation(
-            errors.constraint(
-                "nextToken", f"Member must have length between 1 and {TOKEN_MAX}", value=raw
-            )
-        )
     try:
         after = json.loads(base64.urlsafe_b64decode(raw.encode()))["after"]
     except (binascii.Error, ValueError, KeyError, TypeError):
