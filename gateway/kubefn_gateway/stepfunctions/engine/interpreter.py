@@ -11,9 +11,6 @@ completed. The pure rules (paths, choices, retries...) live in kubefn.asl.
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import binascii
 import json
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
@@ -21,13 +18,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from kubefn.asl import choice_rules, errors, jsonpath, map_items, payload, retry, waits
+from kubefn.asl import choice_rules, errors, jsonpath, payload, retry, waits
 from kubefn.asl.errors import StatesError
-from kubefn_gateway.stepfunctions.engine import history, tasks
+from kubefn_gateway.stepfunctions.engine import fork_steps, history, task_steps, tasks
 from kubefn_gateway.stepfunctions.engine.clock import Clock
 from kubefn_gateway.stepfunctions.engine.definitions import Definition
 from kubefn_gateway.stepfunctions.engine.plan import Plan
-from kubefn_gateway.stepfunctions.engine.runs import Phase, Run, child_id
+from kubefn_gateway.stepfunctions.engine.runs import CONTINUE, END, NOW, PARK, Phase, Run
 from kubefn_gateway.stepfunctions.engine.store import (
     ABORTED,
     FAILED,
@@ -37,18 +34,11 @@ from kubefn_gateway.stepfunctions.engine.store import (
     Loaded,
 )
 
-TASK_TIMEOUT_DEFAULT_SECONDS = 99_999_999
-"""Step Functions' timeout of a Task that names none."""
-
 BATCH_TRANSITIONS = 64
 """Pure transitions committed together at most; bounds what a crash makes redo."""
 
-_MAX_PERIOD_MS = 3_600_000
-
-CONTINUE, NOW, PARK, END = "continue", "now", "park", "end"
 
 _RANDOM = secrets.SystemRandom()
-_TIMED_OUT = "The task did not finish within its TimeoutSeconds"
 
 
 @dataclass
@@ -68,23 +58,6 @@ class Nested(Protocol):
     ) -> tasks.TaskResult: ...
 
     async def nested_outcome(self, arn: str, *, integration: str) -> tasks.TaskResult | None: ...
-
-
-def task_token(execution_id: str, run_id: str, nonce: str) -> str:
-    raw = json.dumps([execution_id, run_id, nonce], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def parse_token(token: str) -> tuple[str, str, str] | None:
-    """(execution id, run id, nonce) of a task token, or None when it is not one."""
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        execution, run, nonce = json.loads(raw)
-    except (ValueError, binascii.Error, TypeError):
-        return None
-    if not all(isinstance(part, str) for part in (execution, run, nonce)):
-        return None
-    return execution, run, nonce
 
 
 def iso(ms: int) -> str:
@@ -121,12 +94,15 @@ class Interpreter:
         *,
         fork: Callable[[], Awaitable[ForkState]],
     ) -> Step:
-        walk = _Walk(self, execution, definition, loaded, fork=fork)
+        walk = Walk(self, execution, definition, loaded, fork=fork)
         return await walk.run()
 
 
-class _Walk:
-    """One advance of one run: mutates a copy of the run and fills a plan."""
+class Walk:
+    """One advance of one run: mutates a copy of the run and fills a plan.
+
+    Its Task steps are in `task_steps`, its Parallel and Map steps in `fork_steps`.
+    """
 
     def __init__(
         self,
@@ -182,17 +158,17 @@ class _Walk:
             if run.phase == Phase.ENTER:
                 return self.enter(state)
             if run.phase == Phase.SCHEDULE:
-                return self.schedule(state)
+                return task_steps.schedule(self, state)
             if run.phase == Phase.INVOKE:
-                return await self.invoke(state)
+                return await task_steps.invoke(self, state)
             if run.phase in (Phase.TOKEN, Phase.SYNC):
-                return await self.waiting(state)
+                return await task_steps.waiting(self, state)
             if run.phase == Phase.WAIT:
                 return self.waited(state)
             if run.phase == Phase.RETRY:
                 return self.retry_due(state)
             if run.phase == Phase.FORK:
-                return await self.forked(state)
+                return await fork_steps.forked(self, state)
         except StatesError as failure:
             if kind in ("Task", "Parallel", "Map"):
                 return self.state_failed(state, failure.error, failure.cause)
@@ -279,7 +255,7 @@ class _Walk:
             run.phase = Phase.SCHEDULE
             return CONTINUE
         if kind in ("Parallel", "Map"):
-            return self.start_fork(state)
+            return fork_steps.start_fork(self, state)
         raise StatesError(errors.RUNTIME, f"The state '{run.state}' has an unknown Type '{kind}'")
 
     def exit(self, state: Mapping[str, Any], output: Any, *, following: str | None = None) -> str:
@@ -304,231 +280,6 @@ class _Walk:
     def park(self, wake: int | None) -> str:
         self.wake = wake
         return PARK
-
-    # -- tasks ---------------------------------------------------------------------------
-
-    def schedule(self, state: Mapping[str, Any]) -> str:
-        run = self.run_
-        resource = tasks.parse_resource(state["Resource"])
-        token = None
-        if resource.pattern or resource.kind == tasks.NESTED:
-            run.token = secrets.token_hex(12)
-            token = task_token(self.x.id, run.id, run.token)
-        context = self.context(token=token)
-        run.effective = payload.effective_input(state, run.input, context=context)
-        timeout, heartbeat = waits.task_timeouts(state, run.input, context=context)
-        seconds = timeout if timeout is not None else TASK_TIMEOUT_DEFAULT_SECONDS
-        run.deadline_ms = self.now + self.e._clock.duration_ms(seconds)
-        run.heartbeat_ms = self.e._clock.duration_ms(heartbeat) if heartbeat else None
-        run.wake_ms = self.now
-        details: dict[str, Any] = {}
-        if timeout is not None:
-            details["timeoutInSeconds"] = int(timeout)
-        if resource.kind == tasks.FUNCTION:
-            self.event(
-                history.event(
-                    "LambdaFunctionScheduled",
-                    at_ms=self.now,
-                    resource=_function_arn(resource.function, self.x, self.e._region),
-                    **history.with_data("input", errors.encoded(run.effective)),
-                    **details,
-                )
-            )
-            self.event(history.event("LambdaFunctionStarted", at_ms=self.now))
-        else:
-            if heartbeat:
-                details["heartbeatInSeconds"] = int(heartbeat)
-            self.event(
-                history.event(
-                    "TaskScheduled",
-                    at_ms=self.now,
-                    resourceType=resource.resource_type,
-                    resource=resource.resource_name,
-                    region=self.e._region,
-                    parameters=errors.encoded(run.effective),
-                    **details,
-                )
-            )
-            self.event(
-                history.event(
-                    "TaskStarted",
-                    at_ms=self.now,
-                    resourceType=resource.resource_type,
-                    resource=resource.resource_name,
-                )
-            )
-        run.phase = Phase.INVOKE
-        return NOW
-
-    async def invoke(self, state: Mapping[str, Any]) -> str:
-        run = self.run_
-        resource = tasks.parse_resource(state["Resource"])
-        if self.loaded.callback is not None:
-            return self.callback_arrived(state, resource)
-        token = task_token(self.x.id, run.id, run.token) if run.token else ""
-        remaining = max(0, (run.deadline_ms or self.now) - self.now) / 1000
-        if resource.kind == tasks.NESTED:
-            result = await self.e._nested.start_nested(
-                parent=self.x, run=run, token=token, resource=resource, request=run.effective
-            )
-            self.now = self.e._clock.now_ms()
-            if result.ok and resource.pattern in (tasks.SYNC, tasks.SYNC2, tasks.WAIT_FOR_TOKEN):
-                return self.submitted(
-                    resource, result.value, sync=resource.pattern != tasks.WAIT_FOR_TOKEN
-                )
-        else:
-            name, body, qualifier = tasks.invoke_request(resource, run.effective)
-            try:
-                result = await asyncio.wait_for(
-                    self.e._functions.invoke(name, payload=body, qualifier=qualifier),
-                    timeout=remaining,
-                )
-            except TimeoutError:
-                self.now = self.e._clock.now_ms()
-                return self.task_failed(
-                    state,
-                    resource,
-                    errors.TIMEOUT,
-                    _TIMED_OUT,
-                    timed_out=True,
-                )
-            self.now = self.e._clock.now_ms()
-            if result.ok and resource.waits_for_token:
-                return self.submitted(
-                    resource, tasks.invoke_response(resource, result.value), sync=False
-                )
-            if result.ok:
-                result = tasks.TaskResult(
-                    ok=True, value=tasks.invoke_response(resource, result.value)
-                )
-        if not result.ok:
-            return self.task_failed(state, resource, result.error, result.cause)
-        return self.task_succeeded(state, resource, result.value)
-
-    def submitted(self, resource: tasks.Resource, value: Any, *, sync: bool) -> str:
-        run = self.run_
-        self.event(
-            history.event(
-                "TaskSubmitted",
-                at_ms=self.now,
-                resourceType=resource.resource_type,
-                resource=resource.resource_name,
-                **history.with_data("output", errors.encoded(value)),
-            )
-        )
-        run.phase = Phase.SYNC if sync else Phase.TOKEN
-        run.wake_ms = self.now
-        if sync and isinstance(value, dict) and isinstance(value.get("ExecutionArn"), str):
-            run.nested = value["ExecutionArn"]
-        return self.park(self._waiting_wake(last_heartbeat=self.now))
-
-    def _waiting_wake(self, *, last_heartbeat: int) -> int:
-        run = self.run_
-        wake = run.deadline_ms or (self.now + _MAX_PERIOD_MS)
-        if run.heartbeat_ms:
-            wake = min(wake, last_heartbeat + run.heartbeat_ms)
-        if run.phase == Phase.SYNC:
-            wake = min(wake, self.now + self.e._sync_poll_ms)
-        return wake
-
-    async def waiting(self, state: Mapping[str, Any]) -> str:
-        run = self.run_
-        resource = tasks.parse_resource(state["Resource"])
-        if self.loaded.callback is not None:
-            return self.callback_arrived(state, resource)
-        if run.phase == Phase.SYNC and run.nested:
-            outcome = await self.e._nested.nested_outcome(run.nested, integration=resource.pattern)
-            if outcome is not None:
-                return self._task_outcome(state, resource, outcome)
-        if run.deadline_ms is not None and self.now >= run.deadline_ms:
-            return self.task_failed(
-                state,
-                resource,
-                errors.TIMEOUT,
-                _TIMED_OUT,
-                timed_out=True,
-            )
-        last = self.loaded.last_heartbeat_ms or run.wake_ms or run.entered_ms
-        if run.heartbeat_ms and self.now >= last + run.heartbeat_ms:
-            return self.task_failed(
-                state,
-                resource,
-                errors.TIMEOUT,
-                "The task sent no heartbeat within its HeartbeatSeconds",
-                timed_out=True,
-                matched_as=errors.HEARTBEAT_TIMEOUT,
-            )
-        return self.park(self._waiting_wake(last_heartbeat=last))
-
-    def callback_arrived(self, state: Mapping[str, Any], resource: tasks.Resource) -> str:
-        text = self.loaded.callback or ""
-        self.loaded.callback = None
-        value = json.loads(text[1:])
-        if text.startswith("+"):
-            return self.task_succeeded(state, resource, value)
-        return self.task_failed(state, resource, value.get("Error", ""), value.get("Cause", ""))
-
-    def _task_outcome(
-        self, state: Mapping[str, Any], resource: tasks.Resource, outcome: tasks.TaskResult
-    ) -> str:
-        if outcome.ok:
-            return self.task_succeeded(state, resource, outcome.value)
-        return self.task_failed(state, resource, outcome.error, outcome.cause)
-
-    def task_succeeded(self, state: Mapping[str, Any], resource: tasks.Resource, value: Any) -> str:
-        run = self.run_
-        text = errors.encoded(value)
-        if resource.kind == tasks.FUNCTION:
-            self.event(
-                history.event(
-                    "LambdaFunctionSucceeded", at_ms=self.now, **history.with_data("output", text)
-                )
-            )
-        else:
-            self.event(
-                history.event(
-                    "TaskSucceeded",
-                    at_ms=self.now,
-                    resourceType=resource.resource_type,
-                    resource=resource.resource_name,
-                    **history.with_data("output", text),
-                )
-            )
-        run.token = None
-        try:
-            errors.check_size(value, what=f"result of the state '{run.state}'")
-            output = payload.state_output(state, run.input, value, context=self.context())
-        except StatesError as failure:
-            return self.state_failed(state, failure.error, failure.cause)
-        return self.exit(state, output)
-
-    def task_failed(
-        self,
-        state: Mapping[str, Any],
-        resource: tasks.Resource,
-        error: str,
-        cause: str,
-        *,
-        timed_out: bool = False,
-        matched_as: str | None = None,
-    ) -> str:
-        details = {"error": error, "cause": cause}
-        if resource.kind == tasks.FUNCTION:
-            kind = "LambdaFunctionTimedOut" if timed_out else "LambdaFunctionFailed"
-            self.event(history.event(kind, at_ms=self.now, **details))
-        else:
-            kind = "TaskTimedOut" if timed_out else "TaskFailed"
-            self.event(
-                history.event(
-                    kind,
-                    at_ms=self.now,
-                    resourceType=resource.resource_type,
-                    resource=resource.resource_name,
-                    **details,
-                )
-            )
-        self.run_.token = None
-        return self.state_failed(state, error, cause, matched_as=matched_as)
 
     # -- errors --------------------------------------------------------------------------
 
@@ -584,7 +335,7 @@ class _Walk:
         if state["Type"] == "Task":
             run.phase = Phase.SCHEDULE
             return CONTINUE
-        return self.start_fork(state)
+        return fork_steps.start_fork(self, state)
 
     def waited(self, state: Mapping[str, Any]) -> str:
         run = self.run_
@@ -593,94 +344,6 @@ class _Walk:
         context = self.context()
         selected = _selected(state, "InputPath", run.input, context)
         return self.exit(state, _selected(state, "OutputPath", selected, context))
-
-    # -- Parallel and Map ----------------------------------------------------------------
-
-    def start_fork(self, state: Mapping[str, Any]) -> str:
-        run, kind = self.run_, state["Type"]
-        context = self.context()
-        effective = payload.effective_input(state, run.input, context=context)
-        run.effective = None
-        if kind == "Parallel":
-            inputs = [effective] * len(state["Branches"])
-            limit, tolerated = len(inputs), 0
-            self.event(history.event("ParallelStateStarted", at_ms=self.now))
-        else:
-            inputs = map_items.iteration_inputs(state, effective, context=context)
-            limit = map_items.max_concurrency(state, effective, context=context) or len(inputs)
-            tolerated = _tolerated(state, effective, context, total=len(inputs))
-            self.event(history.event("MapStateStarted", at_ms=self.now, length=len(inputs)))
-            if not inputs:
-                return self.fork_done(state, [])
-        for index, child_input in enumerate(inputs):
-            errors.check_size(child_input, what=f"input of iteration {index} of '{run.state}'")
-            child = Run(
-                id=child_id(run.id, index),
-                scope=(*run.scope, (run.state, index if kind == "Parallel" else 0)),
-                state=self.d.start_at(
-                    (*run.scope, (run.state, index if kind == "Parallel" else 0))
-                ),
-                input=child_input,
-                parent=run.id,
-                index=index,
-            )
-            self.plan.put(child)
-            if index < limit:
-                self.plan.chain(child.id, run.id)
-                self.plan.due(child.id, self.now)
-        started = min(limit, len(inputs))
-        self.plan.fork(run.id, total=len(inputs), tolerated=tolerated, started=started)
-        run.phase, run.fork_total = Phase.FORK, len(inputs)
-        return self.park(None)
-
-    async def forked(self, state: Mapping[str, Any]) -> str:
-        run, kind = self.run_, state["Type"]
-        fork = await self.fork_state()
-        if fork.total == 0:
-            return self.park(None)
-        context = self.context()
-        effective = payload.effective_input(state, run.input, context=context)
-        tolerated = (
-            0 if kind == "Parallel" else _tolerated(state, effective, context, total=fork.total)
-        )
-        if fork.failed > tolerated:
-            self.plan.unfork(run.id, total=fork.total)
-            first = next(r for r in fork.results if r is not None and r.startswith("!"))
-            failure = json.loads(first[1:])
-            error, cause = failure.get("Error", ""), failure.get("Cause", "")
-            if kind == "Map" and _has_tolerance(state):
-                error = errors.EXCEED_TOLERATED_FAILURE_THRESHOLD
-                cause = (
-                    f"The Map state '{run.state}' failed: {fork.failed} of {fork.total} "
-                    "iterations failed"
-                )
-            if kind == "Map":
-                for index in range(min(fork.started, fork.total)):
-                    if fork.results[index] is None:
-                        self.event(
-                            history.event(
-                                "MapIterationAborted", at_ms=self.now, name=run.state, index=index
-                            )
-                        )
-            self.event(history.event(f"{kind}StateFailed", at_ms=self.now))
-            run.phase = Phase.ENTER
-            return self.state_failed(state, error, cause)
-        if fork.done + fork.failed < fork.total:
-            return self.park(None)
-        self.plan.unfork(run.id, total=fork.total)
-        results = [json.loads(r[1:]) for r in fork.results if r is not None]
-        return self.fork_done(state, results)
-
-    def fork_done(self, state: Mapping[str, Any], results: list[Any]) -> str:
-        run, kind = self.run_, state["Type"]
-        self.event(history.event(f"{kind}StateSucceeded", at_ms=self.now))
-        run.phase, run.fork_total = Phase.ENTER, 0
-        try:
-            errors.check_size(results, what=f"result of the state '{run.state}'")
-            output = payload.state_output(state, run.input, results, context=self.context())
-        except StatesError as failure:
-            return self.state_failed(state, failure.error, failure.cause)
-        return self.exit(state, output)
 
     # -- ends of runs --------------------------------------------------------------------
 
@@ -779,37 +442,4 @@ def _text_field(state: Mapping[str, Any], field: str, data: Any, context: Mappin
     return value
 
 
-def _has_tolerance(state: Mapping[str, Any]) -> bool:
-    return any(
-        field in state
-        for field in (
-            "ToleratedFailureCount",
-            "ToleratedFailureCountPath",
-            "ToleratedFailurePercentage",
-            "ToleratedFailurePercentagePath",
-        )
-    )
-
-
-def _tolerated(
-    state: Mapping[str, Any], data: Any, context: Mapping[str, Any], *, total: int
-) -> int:
-    """The most failed iterations the Map tolerates (as a count the store can compare)."""
-    if not _has_tolerance(state):
-        return 0
-    allowed = 0
-    while allowed < total and not map_items.tolerance_exceeded(
-        state, data, context=context, failed=allowed + 1, total=total
-    ):
-        allowed += 1
-    return allowed
-
-
-def _function_arn(name: str, execution: Execution, region: str) -> str:
-    if name.startswith("arn:"):
-        return name
-    account = execution.arn.split(":")[4] if execution.arn.count(":") >= 4 else "000000000000"
-    return f"arn:aws:lambda:{region}:{account}:function:{name.rpartition('/')[2]}"
-
-
-__all__ = ["ABORTED", "Interpreter", "Step", "iso", "parse_token", "task_token"]
+__all__ = ["ABORTED", "Interpreter", "Step", "Walk", "iso"]

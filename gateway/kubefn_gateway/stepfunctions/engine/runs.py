@@ -13,6 +13,11 @@ Scope = tuple[tuple[str, int], ...]
 """Where a run's states live: () for the definition, then (state name, branch) per level."""
 
 
+CONTINUE, NOW, PARK, END = "continue", "now", "park", "end"
+"""What a step leaves its run to: go on in this advance, commit and go on at once,
+commit and wait until due (or woken), or nothing more (the run ended)."""
+
+
 class Phase:
     """What a run does next when it is driven."""
 

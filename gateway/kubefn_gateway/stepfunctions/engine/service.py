@@ -25,11 +25,7 @@ from kubefn.asl import errors as asl_errors
 from kubefn_gateway.stepfunctions.arns import Arns
 from kubefn_gateway.stepfunctions.engine import definitions, history, layout, tasks
 from kubefn_gateway.stepfunctions.engine.clock import Clock
-from kubefn_gateway.stepfunctions.engine.interpreter import (
-    Interpreter,
-    iso,
-    parse_token,
-)
+from kubefn_gateway.stepfunctions.engine.interpreter import Interpreter, iso
 from kubefn_gateway.stepfunctions.engine.memory_store import MemoryStore
 from kubefn_gateway.stepfunctions.engine.redis_store import RedisStore
 from kubefn_gateway.stepfunctions.engine.runs import TOP, Run
@@ -41,6 +37,7 @@ from kubefn_gateway.stepfunctions.engine.store import (
     StartOutcome,
     Store,
 )
+from kubefn_gateway.stepfunctions.engine.tasks import parse_token
 from kubefn_gateway.stepfunctions.engine.workers import Workers
 from kubefn_gateway.stepfunctions.machines import Machine
 

@@ -17,6 +17,8 @@ Three kinds of resource run here, so definitions written for AWS run unchanged:
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -141,3 +143,20 @@ def function_error(body: bytes) -> TaskResult:
     return TaskResult.failure(
         error_type if isinstance(error_type, str) and error_type else LAMBDA_UNKNOWN, text
     )
+
+
+def task_token(execution_id: str, run_id: str, nonce: str) -> str:
+    raw = json.dumps([execution_id, run_id, nonce], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def parse_token(token: str) -> tuple[str, str, str] | None:
+    """(execution id, run id, nonce) of a task token, or None when it is not one."""
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        execution, run, nonce = json.loads(raw)
+    except (ValueError, binascii.Error, TypeError):
+        return None
+    if not all(isinstance(part, str) for part in (execution, run, nonce)):
+        return None
+    return execution, run, nonce
