@@ -235,6 +235,19 @@ def test_the_example_statemachine_is_loaded_and_announced(dev: Dev) -> None:
     assert any("loaded statemachine default/hello revision 1" in line for line in dev.lines)
 
 
+def test_the_example_statemachine_runs_through_kubefn_sm(dev: Dev) -> None:
+    done = subprocess.run(
+        [*KUBEFN, "sm", "start", "hello", "--input", '{"name": "Ada"}', "--wait",
+         "--url", dev.url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "SUCCEEDED" in done.stdout
+    assert "Hello, Ada!" in done.stdout
+
+
 def test_a_change_to_the_example_table_reaches_its_trigger(dev: Dev) -> None:
     users = aws_client("dynamodb", dev.url)
     users.put_item(TableName="Users", Item={"id": {"S": "ada"}, "email": {"S": "a@example.com"}})
