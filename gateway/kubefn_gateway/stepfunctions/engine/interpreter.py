@@ -11,7 +11,6 @@ completed. The pure rules (paths, choices, retries...) live in kubefn.asl.
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -116,7 +115,7 @@ class Walk:
         self.e = engine
         self.x = execution
         self.d = definition
-        self.run_ = Run.decode(loaded.run.encode())
+        self.run_ = loaded.run  # read for this advance alone; a stale plan is dropped whole
         self.loaded = loaded
         self.plan = Plan(run_id=loaded.run.id, seq=loaded.seq)
         self.fork_state = fork
@@ -179,7 +178,7 @@ class Walk:
 
     def context(self, *, token: str | None = None) -> dict[str, Any]:
         if self._execution_input is None:
-            self._execution_input = json.loads(self.x.input)
+            self._execution_input = self.x.input_value()
         run = self.run_
         context: dict[str, Any] = {
             "Execution": {

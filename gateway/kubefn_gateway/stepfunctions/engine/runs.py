@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 TOP = "0"
@@ -59,7 +59,7 @@ class Run:
     """The ARN of the nested execution a `.sync` Task waits for."""
 
     def encode(self) -> str:
-        data = asdict(self)
+        data = dict(self.__dict__)  # shallow: json.dumps walks the values itself
         data["scope"] = [list(level) for level in self.scope]
         return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 

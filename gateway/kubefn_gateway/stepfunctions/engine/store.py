@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from kubefn_gateway.stepfunctions.engine.plan import Plan
 from kubefn_gateway.stepfunctions.engine.runs import Run
@@ -73,6 +73,13 @@ class Execution:
     trace_header: str = ""
     events: int = 0
     extra: dict[str, str] = field(default_factory=dict)
+    _input: Any = field(default=None, repr=False, compare=False)
+
+    def input_value(self) -> Any:
+        """The input, parsed once (every state's `$$.Execution.Input` reads it)."""
+        if self._input is None:
+            self._input = json.loads(self.input)
+        return self._input
 
 
 @dataclass

@@ -30,6 +30,9 @@ from kubefn_gateway.stepfunctions.engine.store import (
 
 log = logging.getLogger(__name__)
 
+_EXECUTIONS_KEPT = 1024
+"""Running executions whose records a replica keeps (oldest forgotten first)."""
+
 HISTORY_FULL_CAUSE = "The execution reached the limit of {limit} events in its history."
 
 Closed = Callable[[Execution, str], Awaitable[None]]
@@ -59,6 +62,7 @@ class Workers:
         self._ready = ready or asyncio.Event()
         self._history_limit = history_limit
         self._active: set[asyncio.Task[None]] = set()
+        self._executions: dict[str, Execution] = {}
         self.transitions = 0
         """Plans committed by this replica's workers (for metrics)."""
 
@@ -103,7 +107,7 @@ class Workers:
         execution_id, run_id = layout.split_member(member)
         keeper = asyncio.create_task(self._keep_claim(member))
         try:
-            execution = await self._store.execution(execution_id)
+            execution = await self._execution(execution_id)
             if execution is None or execution.status != RUNNING:
                 await self._store.release(member)
                 return
@@ -124,6 +128,20 @@ class Workers:
             keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await keeper
+
+    async def _execution(self, execution_id: str) -> Execution | None:
+        """An execution's record, kept while it runs: what a step reads of it (definition,
+        input, names) never changes, and a stop is seen by every commit's guard."""
+        cached = self._executions.pop(execution_id, None)
+        if cached is not None and cached.status == RUNNING:
+            self._executions[execution_id] = cached
+            return cached
+        found = await self._store.execution(execution_id)
+        if found is not None and found.status == RUNNING:
+            if len(self._executions) >= _EXECUTIONS_KEPT:
+                self._executions.pop(next(iter(self._executions)))
+            self._executions[execution_id] = found
+        return found
 
     async def _advance(self, execution: Execution, loaded: Loaded) -> None:
         definition = definitions.parse(execution.definition)
