@@ -45,7 +45,12 @@ def encoded(value: Any) -> str:
 
 def check_size(value: Any, *, what: str) -> None:
     """Refuse a payload larger than 256 KB (States.DataLimitExceeded), naming `what`."""
-    size = len(encoded(value).encode("utf-8"))
+    check_text_size(encoded(value), what=what)
+
+
+def check_text_size(text: str, *, what: str) -> None:
+    """check_size for a payload already encoded (by `encoded`), so it is encoded once."""
+    size = len(text) if text.isascii() else len(text.encode("utf-8"))
     if size > PAYLOAD_BYTES_MAX:
         raise StatesError(
             DATA_LIMIT_EXCEEDED,

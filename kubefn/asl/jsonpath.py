@@ -154,7 +154,8 @@ def read(
     elif parsed.root == "$$":
         if context is None:
             raise PathNotFound(path)
-        root = context
+        # A context built on demand (a Mapping) becomes the plain object paths walk.
+        root = context if isinstance(context, dict) else dict(context)
     else:
         name = parsed.root[1:]
         if variables is None or name not in variables:

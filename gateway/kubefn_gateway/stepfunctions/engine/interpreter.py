@@ -12,7 +12,7 @@ completed. The pure rules (paths, choices, retries...) live in kubefn.asl.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -176,7 +176,11 @@ class Walk:
 
     # -- context -------------------------------------------------------------------------
 
-    def context(self, *, token: str | None = None) -> dict[str, Any]:
+    def context(self, *, token: str | None = None) -> Mapping[str, Any]:
+        """The context object (`$$`), built only if a path of the state reads it."""
+        return _Context(lambda: self._context(token=token))
+
+    def _context(self, *, token: str | None) -> dict[str, Any]:
         if self._execution_input is None:
             self._execution_input = self.x.input_value()
         run = self.run_
@@ -218,12 +222,9 @@ class Walk:
             )
         run.entered_ms = self.now
         run.attempts, run.retries = {}, 0
-        self.event(
-            history.entered(
-                kind, name=run.state, input_text=errors.encoded(run.input), at_ms=self.now
-            )
-        )
-        errors.check_size(run.input, what=f"input of the state '{run.state}'")
+        input_text = errors.encoded(run.input)
+        self.event(history.entered(kind, name=run.state, input_text=input_text, at_ms=self.now))
+        errors.check_text_size(input_text, what=f"input of the state '{run.state}'")
         context = self.context()
         if kind == "Pass":
             effective = payload.effective_input(state, run.input, context=context)
@@ -259,18 +260,17 @@ class Walk:
 
     def exit(self, state: Mapping[str, Any], output: Any, *, following: str | None = None) -> str:
         run, kind = self.run_, state["Type"]
+        output_text = errors.encoded(output)
         try:
-            errors.check_size(output, what=f"output of the state '{run.state}'")
+            errors.check_text_size(output_text, what=f"output of the state '{run.state}'")
         except StatesError as failure:
             if kind in ("Task", "Parallel", "Map"):
                 return self.state_failed(state, failure.error, failure.cause)
             return self.run_failed(failure.error, failure.cause)
-        self.event(
-            history.exited(kind, name=run.state, output_text=errors.encoded(output), at_ms=self.now)
-        )
+        self.event(history.exited(kind, name=run.state, output_text=output_text, at_ms=self.now))
         following = following or state.get("Next")
         if kind == "Succeed" or state.get("End") or following is None:
-            return self.run_succeeded(output)
+            return self.run_succeeded(output_text)
         run.state, run.input, run.phase = following, output, Phase.ENTER
         run.effective, run.token, run.nested = None, None, None
         run.deadline_ms, run.heartbeat_ms, run.wake_ms = None, None, None
@@ -350,9 +350,9 @@ class Walk:
         scope = self.run_.scope
         return str(self.d.state(scope[:-1], scope[-1][0])["Type"])
 
-    def run_succeeded(self, output: Any) -> str:
+    def run_succeeded(self, text: str) -> str:
+        """The run ended with the output `text` (JSON)."""
         run = self.run_
-        text = errors.encoded(output)
         if run.parent is None:
             self.event(
                 history.event(
@@ -396,6 +396,28 @@ class Walk:
             )
         self.plan.drop(run.id)
         return END
+
+
+class _Context(Mapping[str, Any]):
+    """A context object made on first use: most states never read `$$`."""
+
+    def __init__(self, build: Callable[[], dict[str, Any]]) -> None:
+        self._build = build
+        self._value: dict[str, Any] | None = None
+
+    def _made(self) -> dict[str, Any]:
+        if self._value is None:
+            self._value = self._build()
+        return self._value
+
+    def __getitem__(self, key: str) -> Any:
+        return self._made()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._made())
+
+    def __len__(self) -> int:
+        return len(self._made())
 
 
 def _selected(state: Mapping[str, Any], field: str, data: Any, context: Mapping[str, Any]) -> Any:
