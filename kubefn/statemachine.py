@@ -95,7 +95,7 @@ STATUS_SCHEMA: Schema = {
         "revision": {"type": "integer"},
         "executions": {
             "type": "object",
-            "description": "Executions by status; filled in once the interpreter runs them.",
+            "description": "Executions by status (running, succeeded, failed, timed_out, aborted), as the gateways count them.",
             "x-kubernetes-preserve-unknown-fields": True,
         },
     },
