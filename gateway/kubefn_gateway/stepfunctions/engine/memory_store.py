@@ -94,7 +94,7 @@ class MemoryStore:
         if held is None or run_id not in held.runs:
             return None
         parent = run_id.rpartition("/")[0]
-        if parent and f"seq:{parent}" not in held.fields:
+        if parent and f"ph:{parent}" not in held.fields:
             return None
         heartbeat = held.fields.get(f"hb:{run_id}")
         return Loaded(
@@ -144,7 +144,8 @@ class MemoryStore:
 
     def _forget_run(self, held: _Held, run_id: str) -> None:
         held.runs.pop(run_id, None)
-        for prefix in ("seq", "last", "tok", "cb", "hb", "hbi", "dl", "ph"):
+        # The sequence number stays: a run made again under this id goes on counting.
+        for prefix in ("last", "tok", "cb", "hb", "hbi", "dl", "ph"):
             held.fields.pop(f"{prefix}:{run_id}", None)
         self._due.pop(self._member(held, run_id), None)
 

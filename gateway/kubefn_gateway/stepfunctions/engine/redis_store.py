@@ -12,7 +12,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from kubefn_gateway.stepfunctions.engine import layout
-from kubefn_gateway.stepfunctions.engine.plan import Outcome, Plan, fork_fields
+from kubefn_gateway.stepfunctions.engine.plan import Plan, fork_fields
 from kubefn_gateway.stepfunctions.engine.runs import Run
 from kubefn_gateway.stepfunctions.engine.store import (
     Execution,
@@ -31,17 +31,30 @@ local function wake(runs, ready, r, now)
   redis.call('HINCRBY', runs, 'seq:' .. r, 1)
   redis.call('ZADD', ready, now, member(r))
 end
+-- A run's sequence number outlives it: a run made again under the same id (a retried
+-- Parallel or Map) goes on counting, so a late commit of the old one is refused.
 local function forget(runs, ready, r)
-  redis.call('HDEL', runs, r, 'seq:' .. r, 'last:' .. r, 'tok:' .. r, 'cb:' .. r, 'hb:' .. r,
+  redis.call('HDEL', runs, r, 'last:' .. r, 'tok:' .. r, 'cb:' .. r, 'hb:' .. r,
     'hbi:' .. r, 'dl:' .. r, 'ph:' .. r)
   redis.call('ZREM', ready, member(r))
+end
+-- A closed execution: nothing of it is due any more, its runs go, its record and history
+-- stay for the retention period.
+local function closed(meta, hist, runs, ready, retention)
+  for _, field in ipairs(redis.call('HKEYS', runs)) do
+    if not string.find(field, ':', 1, true) then redis.call('ZREM', ready, member(field)) end
+  end
+  redis.call('ZREM', ready, member('!timeout'))
+  redis.call('DEL', runs)
+  redis.call('EXPIRE', meta, retention)
+  redis.call('EXPIRE', hist, retention)
 end
 """
 
 # KEYS: meta, history, runs, ready
 # ARGV: execution id, run id, expected seq ('' = none), now ms, history max, event count,
-#       whether the plan closes the execution, (chain run, event text) * count, then ops
-#       (see plan.py).
+#       whether the plan closes the execution, retention seconds, (chain run, event text) *
+#       count, then ops (see plan.py).
 _COMMIT = (
     _COMMON
     + """
@@ -55,10 +68,11 @@ end
 local n = tonumber(ARGV[6])
 local length = redis.call('LLEN', hist)
 local closing = ARGV[7] == '1'
+local retention = tonumber(ARGV[8])
 if hmax > 0 and (length + n > hmax or (length + n == hmax and not closing)) then
   -- As Step Functions: the events that still fit, then ExecutionFailed as the last one.
   local fit = hmax - 1 - length
-  local i = 8
+  local i = 9
   for _ = 1, fit do
     length = length + 1
     local previous = redis.call('HGET', runs, 'last:' .. ARGV[i]) or '0'
@@ -73,9 +87,10 @@ if hmax > 0 and (length + n > hmax or (length + n == hmax and not closing)) then
     .. '"cause":"' .. cause .. '"},"id":' .. length .. ',"previousEventId":' .. (length - 1) .. '}')
   redis.call('HSET', meta, 'status', 'FAILED', 'stop', now, 'error', 'States.Runtime',
     'cause', cause, 'events', length)
+  closed(meta, hist, runs, ready, retention)
   return -2
 end
-local i = 8
+local i = 9
 for _ = 1, n do
   local chain = ARGV[i]
   length = length + 1
@@ -163,6 +178,7 @@ while i <= #ARGV do
     return redis.error_reply('unknown op ' .. op)
   end
 end
+if closing then closed(meta, hist, runs, ready, retention) end
 return 1
 """
 )
@@ -247,16 +263,21 @@ return 1
 """
 )
 
-# KEYS: meta, history. ARGV: event text, now ms, error, cause
-_STOP = """
+# KEYS: meta, history, runs, ready. ARGV: execution id, event text, now ms, error, cause,
+# retention seconds
+_STOP = (
+    _COMMON
+    + """
 if redis.call('HGET', KEYS[1], 'status') ~= 'RUNNING' then return 0 end
 local length = redis.call('LLEN', KEYS[2]) + 1
 redis.call('RPUSH', KEYS[2],
-  ARGV[1] .. ',"id":' .. length .. ',"previousEventId":' .. (length - 1) .. '}')
-redis.call('HSET', KEYS[1], 'status', 'ABORTED', 'stop', ARGV[2], 'error', ARGV[3],
-  'cause', ARGV[4], 'events', length)
+  ARGV[2] .. ',"id":' .. length .. ',"previousEventId":' .. (length - 1) .. '}')
+redis.call('HSET', KEYS[1], 'status', 'ABORTED', 'stop', ARGV[3], 'error', ARGV[4],
+  'cause', ARGV[5], 'events', length)
+closed(KEYS[1], KEYS[2], KEYS[3], KEYS[4], tonumber(ARGV[6]))
 return 1
 """
+)
 
 _META_FIELDS = (
     "arn",
@@ -289,7 +310,7 @@ class RedisStore:
     ) -> None:
         self._redis = redis
         self._history_max = history_max
-        self._retention_seconds = retention_seconds
+        self._retention = max(1, int(retention_seconds))
         self._commit = redis.register_script(_COMMIT)
         self._start = redis.register_script(_START)
         self._claim = redis.register_script(_CLAIM)
@@ -311,11 +332,12 @@ class RedisStore:
         keys = layout.execution_keys(execution.id)
         # Listed first: a crash before the start leaves a listing entry List skips, never
         # an execution nobody can list.
-        await self._redis.zadd(
-            layout.listing_key(execution.machine_key),
-            {execution.name: execution.start_ms},
-            nx=True,
-        )
+        listing = layout.listing_key(execution.machine_key)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.zadd(listing, {execution.name: execution.start_ms}, nx=True)
+            # Entries past the retention name executions whose keys have expired.
+            pipe.zremrangebyscore(listing, "-inf", f"({now_ms - self._retention * 1000}")
+            await pipe.execute()
         fields = {
             "arn": execution.arn,
             "name": execution.name,
@@ -374,7 +396,7 @@ class RedisStore:
         parent = run_id.rpartition("/")[0]
         fields = [run_id, f"seq:{run_id}", f"cb:{run_id}", f"hb:{run_id}"]
         if parent:
-            fields.append(f"seq:{parent}")
+            fields.append(f"ph:{parent}")  # the parent still runs (an abort drops it)
         values = await self._redis.hmget(keys.runs, fields)
         if values[0] is None or values[1] is None or (parent and values[4] is None):
             return None
@@ -413,23 +435,13 @@ class RedisStore:
             self._history_max if limit_history else 0,
             len(plan.events),
             "1" if any(op[0] == "close" for op in plan.ops) else "0",
+            self._retention,
         ]
         for chain, text in plan.events:
             args += [chain, text]
         for op in plan.ops:
             args += list(op)
-        outcome = int(await self._commit(keys=list(keys), args=args))
-        if outcome == Outcome.COMMITTED and any(op[0] == "close" for op in plan.ops):
-            await self._expire(keys)
-        return outcome
-
-    async def _expire(self, keys: layout.ExecutionKeys) -> None:
-        seconds = max(1, int(self._retention_seconds))
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.expire(keys.meta, seconds)
-            pipe.expire(keys.history, seconds)
-            pipe.delete(keys.runs)
-            await pipe.execute()
+        return int(await self._commit(keys=list(keys), args=args))
 
     async def claim(self, *, now_ms: int, lease_ms: int, limit: int) -> list[str]:
         """Due runs from every shard in one round trip; each shard may give up to `limit`,
@@ -487,12 +499,10 @@ class RedisStore:
         self, execution_id: str, *, event: str, now_ms: int, error: str, cause: str
     ) -> bool:
         keys = layout.execution_keys(execution_id)
-        stopped = bool(
-            await self._stop(keys=[keys.meta, keys.history], args=[event, now_ms, error, cause])
+        stopped = await self._stop(
+            keys=list(keys), args=[execution_id, event, now_ms, error, cause, self._retention]
         )
-        if stopped:
-            await self._expire(keys)
-        return stopped
+        return bool(stopped)
 
     async def history(self, execution_id: str, *, start: int, stop: int) -> list[str]:
         """Events [start, stop] by position (0-based, inclusive, as LRANGE)."""

@@ -54,6 +54,10 @@ class EngineSettings:
     history_max: int = 25_000
 
 
+EXPRESS_SECONDS_MAX = 300
+"""Step Functions ends an Express execution after five minutes (ExecutionTimedOut)."""
+
+
 class StartRefused(Exception):
     """StartExecution refused: the name is taken (by another input or a closed execution)."""
 
@@ -174,6 +178,8 @@ class Engine:
             **history.with_data("input", input_text),
         )
         timeout = definition.timeout_seconds
+        if express:
+            timeout = min(timeout or EXPRESS_SECONDS_MAX, EXPRESS_SECONDS_MAX)
         timeout_ms = now + self.clock.duration_ms(timeout) if timeout else None
         store: Store = self.express if express else self.standard
         outcome = await store.start(
@@ -291,9 +297,14 @@ class Engine:
         try:
             child, _ = await self.start(machine, name=name, input_text=input_text, parent=link)
         except StartRefused as exc:
-            return tasks.TaskResult.failure(
-                "StepFunctions.ExecutionAlreadyExistsException", str(exc)
-            )
+            existing = await self.describe(layout.execution_id(machine.key, name))
+            if existing is None or existing.parent != link or "Name" in request:
+                return tasks.TaskResult.failure(
+                    "StepFunctions.ExecutionAlreadyExistsException", str(exc)
+                )
+            # This attempt started it before a crash (its name is this attempt's own):
+            # the same child, already running or done.
+            child = existing
         return tasks.TaskResult(
             ok=True, value={"ExecutionArn": child.arn, "StartDate": iso(child.start_ms)}
         )

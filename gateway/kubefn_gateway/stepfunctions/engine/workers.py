@@ -117,6 +117,8 @@ class Workers:
             loaded = await self._store.load(execution_id, run_id)
             if loaded is None:
                 await self._store.release(member)
+                if run_id == TOP:
+                    self._executions.pop(execution_id, None)
                 return
             await self._advance(execution, loaded)
         except asyncio.CancelledError:
@@ -157,6 +159,11 @@ class Workers:
             outcome = await store.commit(execution.id, step.plan, now_ms=self._clock.now_ms())
             if outcome == Outcome.HISTORY_FULL:
                 await self._history_full(execution)
+                return
+            if outcome == Outcome.CLOSED:
+                # Stopped or failed elsewhere: forget it here; its runs are no longer due.
+                self._executions.pop(execution.id, None)
+                await store.release(layout.member(execution.id, run_id))
                 return
             if outcome != Outcome.COMMITTED:
                 return
@@ -213,9 +220,9 @@ class Workers:
 
     async def _history_full(self, execution: Execution) -> None:
         """The store closed the execution itself (Redis), or leaves it to us (memory)."""
+        self._executions.pop(execution.id, None)
         current = await self._store.execution(execution.id)
         if current is not None and current.status != RUNNING:
-            await self._store.release(layout.member(execution.id, TOP))
             await self._on_closed(current, current.status)
             return
         await self._close(
