@@ -257,8 +257,10 @@ class MemoryStore:
         if held is None or held.execution.status != RUNNING:
             return -1
         f = held.fields
-        if f.get(f"tok:{run_id}") != token or f"cb:{run_id}" in f:
+        if f.get(f"tok:{run_id}") != token:
             return 0
+        if f"cb:{run_id}" in f:
+            return 1 if f[f"cb:{run_id}"] == result else 0
         f[f"cb:{run_id}"] = result
         if f.get(f"ph:{run_id}") != "invoke":
             self._wake(held, run_id, now_ms)

@@ -228,8 +228,11 @@ _CALLBACK = (
     + """
 if redis.call('HGET', KEYS[1], 'status') ~= 'RUNNING' then return -1 end
 local r = ARGV[2]
-if redis.call('HGET', KEYS[2], 'tok:' .. r) ~= ARGV[3]
-    or redis.call('HEXISTS', KEYS[2], 'cb:' .. r) == 1 then
+if redis.call('HGET', KEYS[2], 'tok:' .. r) ~= ARGV[3] then return 0 end
+local given = redis.call('HGET', KEYS[2], 'cb:' .. r)
+if given then
+  -- The same answer again (a client retrying a call whose reply it lost) is no error.
+  if given == ARGV[4] then return 1 end
   return 0
 end
 redis.call('HSET', KEYS[2], 'cb:' .. r, ARGV[4])

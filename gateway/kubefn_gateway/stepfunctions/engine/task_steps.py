@@ -140,10 +140,10 @@ def submitted(walk: Walk, resource: tasks.Resource, value: Any, *, sync: bool) -
         )
     )
     run.phase = Phase.SYNC if sync else Phase.TOKEN
-    run.wake_ms = walk.now
     if sync and isinstance(value, dict) and isinstance(value.get("ExecutionArn"), str):
         run.nested = value["ExecutionArn"]
-    return walk.park(waiting_wake(walk, last_heartbeat=walk.now))
+    # The heartbeat clock runs from when the Task started (run.wake_ms, set when scheduled).
+    return walk.park(waiting_wake(walk, last_heartbeat=run.wake_ms or walk.now))
 
 
 def waiting_wake(walk: Walk, *, last_heartbeat: int) -> int:
