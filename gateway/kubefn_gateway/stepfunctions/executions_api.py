@@ -175,17 +175,22 @@ class ExecutionsApi:
         size: int,
     ) -> tuple[list[Execution], bool]:
         """Up to `size` executions after `after` (newest first) and whether more follow;
-        read a page's worth at a time."""
-        names = [
-            name
-            for name, start_ms in await self._engine.listing(key)
-            if after is None or after.precedes(start_ms, name)
-        ]
+        the listing is read from `after` on, a page's worth at a time."""
         found: list[Execution] = []
-        for first in range(0, len(names), size + 1):
-            batch = names[first : first + size + 1]
+        offset = 0
+        while True:
+            entries = await self._engine.listing(
+                key,
+                at_most_ms=None if after is None else after.start_ms,
+                offset=offset,
+                count=size + 1,
+            )
+            if not entries:
+                return found, False
+            offset += len(entries)
+            names = [n for n, start in entries if after is None or after.precedes(start, n)]
             read = await asyncio.gather(
-                *(self._engine.describe(layout.execution_id(key, name)) for name in batch)
+                *(self._engine.describe(layout.execution_id(key, name)) for name in names)
             )
             for execution in read:
                 if execution is None or (status is not None and execution.status != status):
@@ -193,7 +198,6 @@ class ExecutionsApi:
                 if len(found) == size:
                     return found, True
                 found.append(execution)
-        return found, False
 
     async def get_execution_history(self, body: dict[str, Any]) -> dict[str, Any]:
         size = execution_requests.page_size(body.get("maxResults"))

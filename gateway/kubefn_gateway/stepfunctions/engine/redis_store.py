@@ -512,13 +512,20 @@ class RedisStore:
         keys = layout.execution_keys(execution_id)
         return [_text(e) for e in await self._redis.lrange(keys.history, start, stop)]
 
-    async def listing(self, machine_key: str) -> list[tuple[str, int]]:
-        """(execution name, start ms) of a machine's executions, newest first."""
-        raw = await self._redis.zrevrange(layout.listing_key(machine_key), 0, -1, withscores=True)
+    async def listing(
+        self, machine_key: str, *, at_most_ms: int | None = None, offset: int = 0, count: int = 100
+    ) -> list[tuple[str, int]]:
+        """(execution name, start ms) of a machine's executions, newest first (names
+        descending at one start), from those that started at or before `at_most_ms`."""
+        raw = await self._redis.zrevrangebyscore(
+            layout.listing_key(machine_key),
+            "+inf" if at_most_ms is None else at_most_ms,
+            "-inf",
+            start=offset,
+            num=count,
+            withscores=True,
+        )
         return [(_text(entry[0]), int(entry[1])) for entry in raw]
-
-    async def statuses(self, execution_ids: list[str]) -> list[Execution | None]:
-        return [await self.execution(i) for i in execution_ids]
 
 
 def _text(value: Any) -> str:

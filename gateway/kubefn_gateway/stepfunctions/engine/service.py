@@ -211,8 +211,13 @@ class Engine:
         texts = await self.standard.history(execution_id, start=start, stop=stop)
         return [json.loads(text) for text in texts]
 
-    async def listing(self, machine_key: str) -> list[tuple[str, int]]:
-        return await self.standard.listing(machine_key)
+    async def listing(
+        self, machine_key: str, *, at_most_ms: int | None = None, offset: int = 0, count: int = 100
+    ) -> list[tuple[str, int]]:
+        """A page of a machine's Standard executions, newest first (see RedisStore.listing)."""
+        return await self.standard.listing(
+            machine_key, at_most_ms=at_most_ms, offset=offset, count=count
+        )
 
     async def stop(self, execution: Execution, *, error: str, cause: str) -> int:
         """Abort a running execution; its stop time (ms), or the time it had closed."""
