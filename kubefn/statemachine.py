@@ -95,7 +95,10 @@ STATUS_SCHEMA: Schema = {
         "revision": {"type": "integer"},
         "executions": {
             "type": "object",
-            "description": "Executions by status (running, succeeded, failed, timed_out, aborted), as the gateways count them.",
+            "description": (
+                "Executions by status (running, succeeded, failed, timed_out, aborted), "
+                "as the gateways count them."
+            ),
             "x-kubernetes-preserve-unknown-fields": True,
         },
     },
