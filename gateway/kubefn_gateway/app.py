@@ -38,7 +38,7 @@ from kubefn_gateway.metrics import Metrics
 from kubefn_gateway.providers import Provider
 from kubefn_gateway.settings import GatewaySettings
 from kubefn_gateway.stepfunctions import api as stepfunctions_api
-from kubefn_gateway.stepfunctions.engine.service import Engine, EngineSettings
+from kubefn_gateway.stepfunctions.engine.service import Engine, EngineMetrics, EngineSettings
 from kubefn_gateway.stepfunctions.executions_api import ExecutionsApi
 from kubefn_gateway.stepfunctions.functions import InvokerFunctions
 from kubefn_gateway.stepfunctions.machines import KIND as MACHINE_KIND
@@ -85,6 +85,17 @@ class Platform:
                 poll_seconds=settings.states_poll_seconds,
                 workers=settings.states_workers,
                 history_max=settings.states_history_max,
+            ),
+            metrics=EngineMetrics(
+                started=lambda key, kind: self.metrics.executions_started.labels(
+                    *key.split("/", 1), kind
+                ).inc(),
+                closed=lambda key, status: self.metrics.executions_closed.labels(
+                    *key.split("/", 1), status
+                ).inc(),
+                transitions=lambda key, count: self.metrics.state_transitions.labels(
+                    *key.split("/", 1)
+                ).inc(count),
             ),
         )
         stepfunctions_api.register(

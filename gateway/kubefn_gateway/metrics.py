@@ -74,6 +74,24 @@ class Metrics:
             ("namespace", "table"),
             registry=self.registry,
         )
+        self.executions_started = Counter(
+            "kubefn_executions_started",
+            "State machine executions started, by machine and type (STANDARD, EXPRESS).",
+            ("namespace", "machine", "type"),
+            registry=self.registry,
+        )
+        self.executions_closed = Counter(
+            "kubefn_executions_closed",
+            "State machine executions ended, by status (SUCCEEDED, FAILED, TIMED_OUT, ABORTED).",
+            ("namespace", "machine", "status"),
+            registry=self.registry,
+        )
+        self.state_transitions = Counter(
+            "kubefn_state_transitions",
+            "States entered by executions (Step Functions' billing unit), by machine.",
+            ("namespace", "machine"),
+            registry=self.registry,
+        )
         self.registry.register(_PoolCollector(observations))
         self._series: dict[tuple[str, str], FunctionSeries] = {}
 

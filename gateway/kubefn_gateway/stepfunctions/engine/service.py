@@ -58,6 +58,22 @@ EXPRESS_SECONDS_MAX = 300
 """Step Functions ends an Express execution after five minutes (ExecutionTimedOut)."""
 
 
+def _ignore(*_: str) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class EngineMetrics:
+    """Where the engine reports what it did (the gateway's Prometheus counters)."""
+
+    started: Callable[[str, str], None] = _ignore
+    """(machine key, type) for each execution started."""
+    closed: Callable[[str, str], None] = _ignore
+    """(machine key, status) for each execution ended."""
+    transitions: Callable[[str, int], None] = lambda machine, count: None
+    """(machine key, states entered) for each committed step."""
+
+
 class StartRefused(Exception):
     """StartExecution refused: the name is taken (by another input or a closed execution)."""
 
@@ -79,11 +95,13 @@ class Engine:
         arns: Arns,
         find_machine: Callable[[str], Any],
         settings: EngineSettings,
+        metrics: EngineMetrics | None = None,
     ) -> None:
         self._arns = arns
         self._redis = redis
         self._find_machine = find_machine
         self.settings = settings
+        self._metrics = metrics or EngineMetrics()
         self.clock = Clock(scale=settings.time_scale)
         self.standard = RedisStore(redis, history_max=settings.history_max)
         self.express = MemoryStore()
@@ -103,6 +121,7 @@ class Engine:
             concurrency=settings.workers,
             on_closed=self._closed,
             history_limit=settings.history_max,
+            on_transitions=self._metrics.transitions,
         )
         self.standard_workers = Workers(
             store=self.standard,
@@ -192,6 +211,7 @@ class Engine:
             return (existing or execution), False
         (self.express_workers if express else self.standard_workers).nudge()
         await counting.count_started(self._redis, machine.key)
+        self._metrics.started(machine.key, machine.type)
         return execution, True
 
     async def wait(self, execution: Execution) -> Execution:
@@ -329,6 +349,7 @@ class Engine:
 
     async def _closed(self, execution: Execution, status: str) -> None:
         await counting.count_closed(self._redis, execution.machine_key, status=status)
+        self._metrics.closed(execution.machine_key, status)
         link = execution.parent
         if link is None or link.integration not in (tasks.SYNC, tasks.SYNC2):
             return

@@ -30,6 +30,9 @@ from kubefn_gateway.stepfunctions.engine.store import (
 
 log = logging.getLogger(__name__)
 
+_STATE_ENTERED = 'StateEntered","'
+"""What the type of a state-entered event ends with, as an event's text holds it."""
+
 _EXECUTIONS_KEPT = 1024
 """Running executions whose records a replica keeps (oldest forgotten first)."""
 
@@ -51,6 +54,7 @@ class Workers:
         on_closed: Closed,
         ready: asyncio.Event | None = None,
         history_limit: int = 25_000,
+        on_transitions: Callable[[str, int], None] = lambda machine, count: None,
     ) -> None:
         self._store = store
         self._interpreter = interpreter
@@ -61,6 +65,7 @@ class Workers:
         self._on_closed = on_closed
         self._ready = ready or asyncio.Event()
         self._history_limit = history_limit
+        self._on_transitions = on_transitions
         self._active: set[asyncio.Task[None]] = set()
         self._executions: dict[str, Execution] = {}
         self.transitions = 0
@@ -168,6 +173,9 @@ class Workers:
             if outcome != Outcome.COMMITTED:
                 return
             self.transitions += 1
+            entered = sum(1 for _, text in step.plan.events if _STATE_ENTERED in text)
+            if entered:
+                self._on_transitions(execution.machine_key, entered)
             if _wakes_others(step.plan):
                 self.nudge()
             if step.closed:
