@@ -33,6 +33,7 @@ def run(
     redis_url: str | None,
     idle_seconds: float,
     watch_interval: float,
+    states_time_scale: float = 1.0,
 ) -> int:
     if not folder.is_dir():
         print(f"kubefn dev: {folder} is not a folder", file=sys.stderr)
@@ -53,6 +54,7 @@ def run(
                     redis_url=redis_url,
                     state_dir=state_dir.resolve(),
                     idle_seconds=idle_seconds,
+                    states_time_scale=states_time_scale,
                 ),
                 watch_interval=watch_interval,
             )

@@ -42,6 +42,12 @@ def _parser() -> argparse.ArgumentParser:
         help="stop instances idle this long (scale to zero)",
     )
     run.add_argument(
+        "--states-time-scale",
+        type=float,
+        default=float(os.environ.get("KUBEFN_STATES_TIME_SCALE", "1")),
+        help="run workflow durations (Wait, Retry, timeouts) this many times faster",
+    )
+    run.add_argument(
         "--watch-interval",
         type=float,
         default=0.5,
@@ -118,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
             redis_url=args.redis_url,
             idle_seconds=args.idle_seconds,
             watch_interval=args.watch_interval,
+            states_time_scale=args.states_time_scale,
         )
     if args.command == "invoke":
         return invoke.run(url=args.url, name=args.name, payload=args.payload, show_log=args.log)

@@ -248,6 +248,27 @@ def test_the_example_statemachine_runs_through_kubefn_sm(dev: Dev) -> None:
     assert "Hello, Ada!" in done.stdout
 
 
+def test_states_time_scale_compresses_workflow_durations(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KUBEFN_STATES_TIME_SCALE", "1000")
+    with running_dev(tmp_path) as dev:
+        (dev.folder / "statemachines" / "pause.yaml").write_text(
+            "apiVersion: kubefn.io/v1alpha1\nkind: StateMachine\nmetadata: {name: pause}\n"
+            "spec:\n  definition:\n    StartAt: Ten minutes\n    States:\n"
+            "      Ten minutes: {Type: Wait, Seconds: 600, End: true}\n"
+        )
+        dev.wait_for_line("statemachine default/pause revision 1")
+        done = subprocess.run(
+            [*KUBEFN, "sm", "start", "pause", "--wait", "--url", dev.url],
+            capture_output=True,
+            text=True,
+            timeout=60,  # 600 s of the definition's time is 0.6 s at 1000x
+        )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "SUCCEEDED" in done.stdout
+
+
 def test_a_change_to_the_example_table_reaches_its_trigger(dev: Dev) -> None:
     users = aws_client("dynamodb", dev.url)
     users.put_item(TableName="Users", Item={"id": {"S": "ada"}, "email": {"S": "a@example.com"}})
