@@ -41,8 +41,9 @@ from kubefn_runtime import protocol
 
 log = logging.getLogger(__name__)
 
-POLL_MS = 5000
-"""How long one read waits for new records before the loop looks around again."""
+POLL_MS = 2000
+"""How long one read waits for new records before the loop looks around again; well
+under the Redis client's 5 s socket timeout, which a blocked read must never reach."""
 FAILURES_KEPT = 10_000
 """On-failure records kept per trigger (the newest)."""
 _EVENT_OVERHEAD = len(b'{"Records":[]}')
@@ -176,7 +177,7 @@ class Consumer:
                 table_id,
                 after_id=entries[-1].id,
                 count=size - len(entries),
-                block_ms=int(remaining * 1000),
+                block_ms=min(int(remaining * 1000), POLL_MS),
             )
         return self._fit(entries)
 

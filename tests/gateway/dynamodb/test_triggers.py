@@ -22,7 +22,7 @@ import redis.asyncio as aioredis
 
 from kubefn import config
 from kubefn.table import compile_table
-from kubefn_gateway.dynamodb import triggers
+from kubefn_gateway.dynamodb import streams, triggers
 from kubefn_gateway.dynamodb.store import Change, Store
 from kubefn_gateway.dynamodb.triggers import Backoff, Trigger, first_failure, give_up_reason
 from kubefn_gateway.settings import GatewaySettings
@@ -478,3 +478,21 @@ async def test_throttles_are_retried_without_using_up_retries(
 
     assert flat(out) == ["a"]
     assert await failures(gateway.redis, "orders", "audit") == []
+
+
+async def test_an_idle_poll_of_a_stream_ends_empty_not_in_a_client_timeout(
+    redis_client: aioredis.Redis,
+) -> None:
+    # The gateway's Redis client gives up on a reply after 5 s (redis-py's default): a
+    # trigger's blocking read of a quiet stream must end before that, or every idle
+    # poll would fail and back off.
+    client = aioredis.Redis.from_url(
+        f"redis://127.0.0.1:{redis_client.connection_pool.connection_kwargs['port']}/0"
+    )
+    try:
+        found = await streams.wait(
+            client, "default/quiet", after_id="0-0", count=10, block_ms=triggers.POLL_MS
+        )
+    finally:
+        await client.aclose()
+    assert found == []
