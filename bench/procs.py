@@ -9,8 +9,11 @@ import contextlib
 import os
 import re
 import signal
+import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -179,3 +182,34 @@ class MachineLoad:
         elapsed = time.monotonic() - self._began
         busy = machine_busy_ns() - self._busy
         self.cores = round(busy / 1e9 / elapsed, 2) if elapsed > 0 else 0.0
+
+
+def wait_http(process: subprocess.Popen[bytes], url: str, *, timeout: float = 60.0) -> None:
+    """Poll `url` until it answers 200, failing early if `process` exits."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args!r} exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as reply:
+                if reply.status == 200:
+                    return
+        except urllib.error.HTTPError:
+            pass  # answering, not ready yet (the gateway: 503 until its config is loaded)
+        except OSError:
+            pass  # not listening yet
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{url} did not become ready in {timeout:g} s")
+        time.sleep(0.01)  # poll interval
+
+
+def terminate(*processes: subprocess.Popen[bytes], grace: float = 10.0) -> None:
+    """SIGTERM each process still running; SIGKILL what has not exited after `grace`."""
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(grace)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

@@ -13,7 +13,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -62,29 +61,8 @@ class Servers:
         }
 
     def stop(self) -> None:
-        for process in (self.gateway, self.moto):
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+        procs.terminate(self.gateway, self.moto, grace=30.0)
         self.redis.stop()
-
-
-def _wait_ready(process: subprocess.Popen[bytes], url: str, *, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"{process.args!r} exited with {process.returncode}")
-        with contextlib.suppress(OSError):  # not listening yet, or 503 until config is loaded
-            with urllib.request.urlopen(url, timeout=1) as reply:
-                if reply.status == 200:
-                    return
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{url} did not become ready in {timeout:g} s")
-        time.sleep(0.01)  # poll interval
 
 
 async def _publish_function(url: str) -> None:
@@ -124,8 +102,8 @@ def start(ws: Workspace, *, profile: Path | None = None) -> Servers:
     )  # fmt: skip
     servers = Servers(store, gateway, gateway_port, moto, moto_port)
     try:
-        _wait_ready(gateway, f"{servers.gateway_url}/healthz")
-        _wait_ready(moto, f"{servers.moto_url}/moto-api/")
+        procs.wait_http(gateway, f"{servers.gateway_url}/healthz")
+        procs.wait_http(moto, f"{servers.moto_url}/moto-api/")
         switch = urllib.request.Request(
             f"{servers.moto_url}/moto-api/config",
             data=json.dumps({"stepfunctions": {"execute_state_machine": True}}).encode(),

@@ -28,8 +28,6 @@ import random
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,34 +88,8 @@ class Servers:
         return {"redis": redis}
 
     def stop(self) -> None:
-        for process in (self.gateway, self.moto):
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+        procs.terminate(self.gateway, self.moto)
         self.redis.stop()
-
-
-def _wait_http(process: subprocess.Popen[bytes], url: str, *, timeout: float = 60.0) -> None:
-    """Poll `url` until it answers 200 (any HTTP answer when `url` has no path)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"{process.args!r} exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=1) as reply:
-                if reply.status == 200:
-                    return
-        except urllib.error.HTTPError:
-            pass  # answering, not ready yet (the gateway: 503 until its config is loaded)
-        except OSError:
-            pass  # not listening yet
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{url} did not become ready in {timeout:g} s")
-        time.sleep(0.01)  # poll interval
 
 
 def start(ws: Workspace) -> Servers:
@@ -137,8 +109,8 @@ def start(ws: Workspace) -> Servers:
     )  # fmt: skip
     servers = Servers(redis, gateway, gateway_port, moto, moto_port)
     try:
-        _wait_http(gateway, f"http://{LOOPBACK}:{gateway_port}/healthz")
-        _wait_http(moto, f"http://{LOOPBACK}:{moto_port}/moto-api/")
+        procs.wait_http(gateway, f"http://{LOOPBACK}:{gateway_port}/healthz")
+        procs.wait_http(moto, f"http://{LOOPBACK}:{moto_port}/moto-api/")
     except BaseException:
         servers.stop()
         raise
