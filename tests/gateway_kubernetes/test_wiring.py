@@ -57,3 +57,23 @@ def test_outside_a_cluster_the_kubeconfig_says_where_the_api_is(
 
 def test_an_explicit_api_url_wins() -> None:
     assert kubernetes.configuration("http://127.0.0.1:8001/").host == "http://127.0.0.1:8001"
+
+
+def test_the_charts_gateway_arguments_are_the_gateways_own() -> None:
+    template = (Path(__file__).parents[2] / "charts/kubefn/templates/gateway.yaml").read_text()
+    values = yaml.safe_load((Path(__file__).parents[2] / "charts/kubefn/values.yaml").read_text())[
+        "gateway"
+    ]
+    lines = [line.strip()[2:] for line in template.splitlines() if line.strip().startswith("- --")]
+    rendered = [
+        line.replace("{{ .Values.gateway.idleSeconds }}", str(values["idleSeconds"]))
+        .replace("{{ .Values.gateway.states.leaseSeconds }}", str(values["states"]["leaseSeconds"]))
+        .replace("{{ .Values.gateway.states.workers }}", str(values["states"]["workers"]))
+        for line in lines
+    ]
+    assert all("{{" not in line for line in rendered), rendered
+
+    settings, _, _ = __main__.parse(rendered)
+
+    assert settings.provider == "kubernetes"
+    assert (settings.states_lease_seconds, settings.states_workers) == (30.0, 64)
