@@ -50,7 +50,7 @@ def start_fork(walk: Walk, state: Mapping[str, Any]) -> str:
             walk.plan.due(child.id, walk.now)
     started = min(limit, len(inputs))
     walk.plan.fork(run.id, total=len(inputs), tolerated=tolerated, started=started)
-    run.phase, run.fork_total = Phase.FORK, len(inputs)
+    run.phase = Phase.FORK
     return walk.park(None)
 
 
@@ -94,7 +94,7 @@ async def forked(walk: Walk, state: Mapping[str, Any]) -> str:
 def fork_done(walk: Walk, state: Mapping[str, Any], results: list[Any]) -> str:
     run, kind = walk.run_, state["Type"]
     walk.event(history.event(f"{kind}StateSucceeded", at_ms=walk.now))
-    run.phase, run.fork_total = Phase.ENTER, 0
+    run.phase = Phase.ENTER
     try:
         errors.check_size(results, what=f"result of the state '{run.state}'")
         output = payload.state_output(state, run.input, results, context=walk.context())

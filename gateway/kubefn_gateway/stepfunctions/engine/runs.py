@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 TOP = "0"
@@ -54,7 +54,6 @@ class Run:
     index: int = 0
     item: Any = None
     """A Map iteration's item, for `$$.Map.Item.Value`."""
-    fork_total: int = 0
     nested: str | None = None
     """The ARN of the nested execution a `.sync` Task waits for."""
 
@@ -67,7 +66,8 @@ class Run:
     def decode(cls, text: str | bytes) -> Run:
         data = json.loads(text)
         data["scope"] = tuple((name, int(branch)) for name, branch in data["scope"])
-        return cls(**data)
+        # A record written by another version of the engine may hold fields this one lacks.
+        return cls(**{k: v for k, v in data.items() if k in _FIELDS})
 
     @property
     def is_top(self) -> bool:
@@ -76,3 +76,6 @@ class Run:
 
 def child_id(parent: str, index: int) -> str:
     return f"{parent}/{index}"
+
+
+_FIELDS = frozenset(f.name for f in fields(Run))

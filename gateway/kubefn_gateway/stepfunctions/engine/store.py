@@ -72,7 +72,6 @@ class Execution:
     parent: Link | None = None
     trace_header: str = ""
     events: int = 0
-    extra: dict[str, str] = field(default_factory=dict)
     _input: Any = field(default=None, repr=False, compare=False)
 
     def input_value(self) -> Any:
