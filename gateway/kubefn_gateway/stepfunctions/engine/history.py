@@ -29,9 +29,7 @@ def _details_field(kind: str) -> str:
         return "stateEnteredEventDetails"
     if kind.endswith("StateExited"):
         return "stateExitedEventDetails"
-    if kind.startswith("MapIteration"):
-        return kind[0].lower() + kind[1:] + "EventDetails"
-    return kind[0].lower() + kind[1:] + "EventDetails"
+    return kind[0].lower() + kind[1:] + "EventDetails"  # TaskFailed: taskFailedEventDetails
 
 
 def event(kind: str, *, at_ms: int, **details: Any) -> str:

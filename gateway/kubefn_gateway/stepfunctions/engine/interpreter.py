@@ -25,7 +25,6 @@ from kubefn_gateway.stepfunctions.engine.definitions import Definition
 from kubefn_gateway.stepfunctions.engine.plan import Plan
 from kubefn_gateway.stepfunctions.engine.runs import CONTINUE, END, NOW, PARK, Phase, Run
 from kubefn_gateway.stepfunctions.engine.store import (
-    ABORTED,
     FAILED,
     SUCCEEDED,
     Execution,
@@ -463,4 +462,4 @@ def _text_field(state: Mapping[str, Any], field: str, data: Any, context: Mappin
     return value
 
 
-__all__ = ["ABORTED", "Interpreter", "Step", "Walk", "iso"]
+__all__ = ["Interpreter", "Step", "Walk", "iso"]

@@ -16,6 +16,7 @@ from kubefn_gateway.stepfunctions.engine import layout
 from kubefn_gateway.stepfunctions.engine.plan import Outcome, Plan
 from kubefn_gateway.stepfunctions.engine.runs import Run
 from kubefn_gateway.stepfunctions.engine.store import (
+    ABORTED,
     RUNNING,
     Execution,
     ForkState,
@@ -290,7 +291,7 @@ class MemoryStore:
         if held is None or held.execution.status != RUNNING:
             return False
         x = held.execution
-        x.status, x.stop_ms, x.error, x.cause = "ABORTED", now_ms, error or None, cause or None
+        x.status, x.stop_ms, x.error, x.cause = ABORTED, now_ms, error or None, cause or None
         self._closed(held)
         return True
 

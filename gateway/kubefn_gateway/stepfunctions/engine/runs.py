@@ -69,10 +69,6 @@ class Run:
         # A record written by another version of the engine may hold fields this one lacks.
         return cls(**{k: v for k, v in data.items() if k in _FIELDS})
 
-    @property
-    def is_top(self) -> bool:
-        return self.parent is None
-
 
 def child_id(parent: str, index: int) -> str:
     return f"{parent}/{index}"

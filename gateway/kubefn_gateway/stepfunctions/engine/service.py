@@ -30,6 +30,7 @@ from kubefn_gateway.stepfunctions.engine.memory_store import MemoryStore
 from kubefn_gateway.stepfunctions.engine.redis_store import RedisStore
 from kubefn_gateway.stepfunctions.engine.runs import TOP, Run
 from kubefn_gateway.stepfunctions.engine.store import (
+    ABORTED,
     RUNNING,
     SUCCEEDED,
     Execution,
@@ -40,8 +41,6 @@ from kubefn_gateway.stepfunctions.engine.store import (
 from kubefn_gateway.stepfunctions.engine.tasks import parse_token
 from kubefn_gateway.stepfunctions.engine.workers import Workers
 from kubefn_gateway.stepfunctions.machines import Machine
-
-MachineLookup = Callable[[str], "asyncio.Future[Machine | None] | Any"]
 
 
 @dataclass(frozen=True)
@@ -247,9 +246,9 @@ class Engine:
             execution.id, event=event, now_ms=now, error=error, cause=cause
         )
         if stopped:
-            execution.status, execution.stop_ms = "ABORTED", now
+            execution.status, execution.stop_ms = ABORTED, now
             execution.error, execution.cause = error or None, cause or None
-            await self._closed(execution, "ABORTED")
+            await self._closed(execution, ABORTED)
             return now
         current = await self.describe(execution.id)
         return current.stop_ms if current and current.stop_ms else now

@@ -11,17 +11,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from kubefn.executions import STATUSES
 from kubefn_gateway.stepfunctions.engine.plan import Plan
 from kubefn_gateway.stepfunctions.engine.runs import Run
 
-RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED = (
-    "RUNNING",
-    "SUCCEEDED",
-    "FAILED",
-    "TIMED_OUT",
-    "ABORTED",
-)
-STATUSES = (RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED)
+RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED = STATUSES
 
 
 @dataclass(frozen=True)

@@ -47,38 +47,14 @@ def schedule(walk: Walk, state: Mapping[str, Any]) -> str:
     if timeout is not None:
         details["timeoutInSeconds"] = int(timeout)
     if resource.kind == tasks.FUNCTION:
-        walk.event(
-            history.event(
-                "LambdaFunctionScheduled",
-                at_ms=walk.now,
-                resource=_function_arn(resource.function, walk.x, walk.e._region),
-                **history.with_data("input", errors.encoded(run.effective)),
-                **details,
-            )
-        )
-        walk.event(history.event("LambdaFunctionStarted", at_ms=walk.now))
+        details["resource"] = _function_arn(resource.function, walk.x, walk.e._region)
+        details.update(history.with_data("input", errors.encoded(run.effective)))
     else:
+        details.update(region=walk.e._region, parameters=errors.encoded(run.effective))
         if heartbeat:
             details["heartbeatInSeconds"] = int(heartbeat)
-        walk.event(
-            history.event(
-                "TaskScheduled",
-                at_ms=walk.now,
-                resourceType=resource.resource_type,
-                resource=resource.resource_name,
-                region=walk.e._region,
-                parameters=errors.encoded(run.effective),
-                **details,
-            )
-        )
-        walk.event(
-            history.event(
-                "TaskStarted",
-                at_ms=walk.now,
-                resourceType=resource.resource_type,
-                resource=resource.resource_name,
-            )
-        )
+    _record(walk, resource, "Scheduled", **details)
+    _record(walk, resource, "Started")
     run.phase = Phase.INVOKE
     return NOW
 
@@ -130,15 +106,7 @@ async def invoke(walk: Walk, state: Mapping[str, Any]) -> str:
 
 def submitted(walk: Walk, resource: tasks.Resource, value: Any, *, sync: bool) -> str:
     run = walk.run_
-    walk.event(
-        history.event(
-            "TaskSubmitted",
-            at_ms=walk.now,
-            resourceType=resource.resource_type,
-            resource=resource.resource_name,
-            **history.with_data("output", errors.encoded(value)),
-        )
-    )
+    _record(walk, resource, "Submitted", **history.with_data("output", errors.encoded(value)))
     run.phase = Phase.SYNC if sync else Phase.TOKEN
     if sync and isinstance(value, dict) and isinstance(value.get("ExecutionArn"), str):
         run.nested = value["ExecutionArn"]
@@ -210,25 +178,10 @@ def task_succeeded(
 ) -> str:
     run = walk.run_
     text = errors.encoded(value)
-    if resource.kind == tasks.FUNCTION:
-        walk.event(
-            history.event(
-                "LambdaFunctionSucceeded", at_ms=walk.now, **history.with_data("output", text)
-            )
-        )
-    else:
-        walk.event(
-            history.event(
-                "TaskSucceeded",
-                at_ms=walk.now,
-                resourceType=resource.resource_type,
-                resource=resource.resource_name,
-                **history.with_data("output", text),
-            )
-        )
+    _record(walk, resource, "Succeeded", **history.with_data("output", text))
     run.token = None
     try:
-        errors.check_size(value, what=f"result of the state '{run.state}'")
+        errors.check_text_size(text, what=f"result of the state '{run.state}'")
         output = payload.state_output(state, run.input, value, context=walk.context())
     except StatesError as failure:
         return walk.state_failed(state, failure.error, failure.cause)
@@ -245,23 +198,26 @@ def task_failed(
     timed_out: bool = False,
     matched_as: str | None = None,
 ) -> str:
-    details = {"error": error, "cause": cause}
-    if resource.kind == tasks.FUNCTION:
-        kind = "LambdaFunctionTimedOut" if timed_out else "LambdaFunctionFailed"
-        walk.event(history.event(kind, at_ms=walk.now, **details))
-    else:
-        kind = "TaskTimedOut" if timed_out else "TaskFailed"
-        walk.event(
-            history.event(
-                kind,
-                at_ms=walk.now,
-                resourceType=resource.resource_type,
-                resource=resource.resource_name,
-                **details,
-            )
-        )
+    _record(walk, resource, "TimedOut" if timed_out else "Failed", error=error, cause=cause)
     walk.run_.token = None
     return walk.state_failed(state, error, cause, matched_as=matched_as)
+
+
+def _record(walk: Walk, task: tasks.Resource, outcome: str, **details: Any) -> None:
+    """A Task's event: `LambdaFunction<outcome>` for a function named as the Resource (as
+    Step Functions records those), else `Task<outcome>` naming the integration."""
+    if task.kind == tasks.FUNCTION:
+        walk.event(history.event(f"LambdaFunction{outcome}", at_ms=walk.now, **details))
+        return
+    walk.event(
+        history.event(
+            f"Task{outcome}",
+            at_ms=walk.now,
+            resourceType=task.resource_type,
+            resource=task.resource_name,
+            **details,
+        )
+    )
 
 
 def _function_arn(name: str, execution: Execution, region: str) -> str:
